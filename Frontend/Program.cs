@@ -1,0 +1,1 @@
+public static class P2 { public static void Main(){} }

@@ -1,0 +1,60 @@
+using Mirror.Grains;
+using Mirror.Grains.Hosting;
+using Mirror.Grains.Layers;
+using Mirror.Silo.Hosting;
+
+namespace Mirror.Frontend;
+
+/// <summary>Composition of the Frontend process.</summary>
+public static class FrontendHosting
+{
+    /// <summary>Kestrel limits, the grains (embedded: in-process with a disk cache), readiness and shutdown.</summary>
+    public static WebApplicationBuilder AddMirrorFrontend(this WebApplicationBuilder builder, MirrorOptions options)
+    {
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // A mirror reads no request bodies; anything sent is refused long before this matters.
+            k.Limits.MaxRequestBodySize = 64 * 1024;
+            k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+        });
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddFileSystemStorage(options);
+        builder.Services.AddMirrorGrains(options);
+        builder.Services.AddHostedService<EmbeddedLifecycle>();
+        return builder;
+    }
+}
+
+/// <summary>Marks the embedded process ready once started; on SIGTERM turns unready and lets in-flight fetches finish.</summary>
+internal sealed partial class EmbeddedLifecycle(Readiness readiness, FetchTable fetches, ProcessLifetime lifetime, MirrorOptions options,
+    ILogger<EmbeddedLifecycle> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        readiness.SetReady();
+        LogStarted(logger, options.Storage.Kind, Path.GetFullPath(options.CacheDirectory));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        readiness.SetNotReady("draining");
+        var running = fetches.Snapshot();
+        if (running.Count > 0)
+        {
+            LogDraining(logger, running.Count);
+            using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            drain.CancelAfter(TimeSpan.FromSeconds(options.ShutdownDrainSeconds));
+            try { await Task.WhenAll(running.Select(f => f.Finished)).WaitAsync(drain.Token); }
+            catch (OperationCanceledException) { }
+        }
+        lifetime.Stop();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mirror ready (embedded, storage {Storage} at {CacheDirectory})")]
+    private static partial void LogStarted(ILogger logger, string storage, string cacheDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: waiting for {Count} in-flight fetches")]
+    private static partial void LogDraining(ILogger logger, int count);
+}

@@ -402,13 +402,15 @@ public sealed class UpstreamFixtureTests(UpstreamRegistriesFixture registries) :
         return "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(gzip));
     }
 
-    private static async Task<Dictionary<string, TarEntry>> TarEntriesAsync(string path)
+    private sealed record Entry(TarEntryType EntryType, long Length, UnixFileMode Mode, string LinkName);
+
+    private static async Task<Dictionary<string, Entry>> TarEntriesAsync(string path)
     {
         await using var file = File.OpenRead(path);
         await using var gzip = new GZipStream(file, CompressionMode.Decompress);
         await using var tar = new TarReader(gzip);
-        var entries = new Dictionary<string, TarEntry>();
-        while (await tar.GetNextEntryAsync() is { } entry) entries[entry.Name] = entry;
+        var entries = new Dictionary<string, Entry>();
+        while (await tar.GetNextEntryAsync() is { } entry) entries[entry.Name] = new Entry(entry.EntryType, entry.Length, entry.Mode, entry.LinkName);
         return entries;
     }
 

@@ -271,8 +271,11 @@ public sealed class FaultProxy : IAsyncDisposable
                     max = (int)Math.Min(max, truncate.AfterBytes - sent);
                     if (max <= 0)
                     {
+                        // Returning with fewer bytes than Content-Length makes Kestrel send what was written, then
+                        // close the connection; HttpContext.Abort() would drop bytes still queued for the socket.
+                        // Without a Content-Length an early return would end the body cleanly, so abort then.
                         await context.Response.Body.FlushAsync(cancellationToken);
-                        context.Abort();
+                        if (context.Response.ContentLength is null) context.Abort();
                         return;
                     }
                 }

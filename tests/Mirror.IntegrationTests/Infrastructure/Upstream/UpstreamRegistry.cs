@@ -76,10 +76,10 @@ public sealed class UpstreamRegistry : IAsyncDisposable
                 var registry = new UpstreamRegistry(dir, process, port, tokenServer);
                 try
                 {
-                    await process.WaitForHttpAsync(new Uri(registry.Url, "v2/"), StartTimeout);
+                    await WaitUntilAnsweringAsync(process, new Uri(registry.Url, "v2/"));
                     return registry;
                 }
-                catch (InvalidOperationException) when (attempt < 3 && process.Output.Contains("address already in use"))
+                catch (InvalidOperationException) when (attempt < 3 && process.HasExited && process.Output.Contains("address already in use"))
                 {
                     await process.DisposeAsync();
                 }
@@ -96,6 +96,16 @@ public sealed class UpstreamRegistry : IAsyncDisposable
             dir.Dispose();
             throw;
         }
+    }
+
+    private static async Task WaitUntilAnsweringAsync(ChildProcess process, Uri ping)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await process.WaitUntilAsync(async () =>
+        {
+            using var response = await client.GetAsync(ping);
+            return (int)response.StatusCode < 500; // 401 under token auth is an answer too
+        }, StartTimeout, $"docker-registry at {ping}");
     }
 
     private static string Config(int port, string storage, TokenServer? tokenServer)

@@ -1,6 +1,8 @@
 using Mirror.Grains;
 using Mirror.Grains.Hosting;
 using Mirror.Grains.Layers;
+using Mirror.Frontend.Cluster;
+using Mirror.Silo.Cluster;
 using Mirror.Silo.Hosting;
 
 namespace Mirror.Frontend;
@@ -19,9 +21,22 @@ public static class FrontendHosting
             k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
         });
         builder.Services.AddSingleton<Readiness>();
-        builder.Services.AddFileSystemStorage(options);
+        if (options.Cluster.ConnectionString is null)
+        {
+            builder.Services.AddFileSystemStorage(options);
+            builder.Services.AddMirrorGrains(options);
+            builder.Services.AddHostedService<EmbeddedLifecycle>();
+            return builder;
+        }
+
+        // Cluster: hits straight from the shared store, misses through the silo that owns the key.
+        builder.Services.AddClusterDatabase(options);
+        builder.Services.AddBlobStorage(options);
+        builder.Services.AddSingleton<SiloClient>();
+        builder.Services.AddSingleton<ClusterGrainFactory>();
+        builder.Services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<ClusterGrainFactory>());
         builder.Services.AddMirrorGrains(options);
-        builder.Services.AddHostedService<EmbeddedLifecycle>();
+        builder.Services.AddHostedService<ClusterFrontendLifecycle>();
         return builder;
     }
 }
@@ -57,4 +72,41 @@ internal sealed partial class EmbeddedLifecycle(Readiness readiness, FetchTable 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining: waiting for {Count} in-flight fetches")]
     private static partial void LogDraining(ILogger logger, int count);
+}
+
+/// <summary>
+/// A cluster frontend is ready once it has read the membership from PostgreSQL at least once (it then survives
+/// PostgreSQL going away on the last good list); on SIGTERM it turns unready and Kestrel finishes in-flight requests.
+/// </summary>
+internal sealed partial class ClusterFrontendLifecycle(Readiness readiness, MembershipView membership, ILogger<ClusterFrontendLifecycle> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var probe = await membership.ProbeAsync(stoppingToken);
+                var silos = await membership.GetLiveAsync(stoppingToken, force: true);
+                readiness.SetReady();
+                LogReady(logger, silos.Count);
+                return;
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+            {
+                readiness.SetNotReady($"PostgreSQL unreachable: {e.Message}");
+            }
+            try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { return; }
+        }
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        readiness.SetNotReady("draining");
+        return base.StopAsync(cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mirror frontend ready (cluster, {Count} live silos)")]
+    private static partial void LogReady(ILogger logger, int count);
 }

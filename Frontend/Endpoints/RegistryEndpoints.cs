@@ -1,17 +1,14 @@
-using System.Buffers;
 using Microsoft.Extensions.Primitives;
 using Mirror.Frontend.Http;
 using Mirror.Frontend.Routing;
 using Mirror.Grains;
+using Mirror.Silo.Hosting;
 
 namespace Mirror.Frontend.Endpoints;
 
 /// <summary>The OCI Distribution API, pull side, on <c>/v2/</c>. Every request becomes grain calls.</summary>
 public static partial class RegistryEndpoints
 {
-    /// <summary>Copy buffer for blob bodies: 64 KiB, matching the fetch's chunk (see bench/ for the measurement).</summary>
-    private const int CopyBufferSize = 64 * 1024;
-
     /// <summary>Maps <c>/v2/</c> and everything under it.</summary>
     public static IEndpointRouteBuilder MapRegistryEndpoints(this IEndpointRouteBuilder app)
     {
@@ -144,42 +141,7 @@ public static partial class RegistryEndpoints
         read ??= await grain.OpenReadOrNullAsync(route.Repository!, range.Start, ct) ?? throw BlobUnknown(route);
         await using (read)
         {
-            await CopyOrAbortAsync(context, read.Content, range.Length, digest, logger);
-        }
-    }
-
-    /// <summary>
-    /// Copies exactly <paramref name="count"/> bytes. Any fault once the response has started aborts the connection,
-    /// so a truncated body can never pass for a complete one.
-    /// </summary>
-    private static async Task CopyOrAbortAsync(HttpContext context, Stream source, long count, Digest digest, ILogger logger)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
-        var ct = context.RequestAborted;
-        var remaining = count;
-        try
-        {
-            await context.Response.StartAsync(ct);
-            while (remaining > 0)
-            {
-                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), ct);
-                if (n == 0) throw new IOException($"source of {digest} ended {remaining} bytes early");
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), ct);
-                remaining -= n;
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Client went away; the fetch (if any) carries on for everyone else.
-        }
-        catch (Exception e)
-        {
-            LogAborted(logger, digest, count - remaining, count, e.Message);
-            context.Abort();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await StreamCopy.CopyOrAbortAsync(context, read.Content, range.Length, $"blob {digest}", logger);
         }
     }
 
@@ -234,6 +196,4 @@ public static partial class RegistryEndpoints
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream error on {Path}: {Reason}")]
     private static partial void LogUpstreamError(ILogger logger, string path, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Aborted blob {Digest} after {Sent} of {Total} bytes: {Reason}")]
-    private static partial void LogAborted(ILogger logger, Digest digest, long sent, long total, string reason);
 }

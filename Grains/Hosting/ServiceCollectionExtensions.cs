@@ -22,7 +22,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<UpstreamRegistries>();
         services.TryAddSingleton<RepositoryAccess>();
         services.TryAddSingleton<ProcessLifetime>();
-        services.TryAddSingleton(new SpoolDirectory(Path.Combine(Path.GetFullPath(options.CacheDirectory), "spool")));
+        services.TryAddSingleton(_ => SpoolDirectory.CreateClean(Path.Combine(Path.GetFullPath(options.CacheDirectory), "spool")));
+        services.TryAddSingleton<IFetchGuard, LocalFetchGuard>();
         services.TryAddSingleton<FetchTable>();
         services.TryAddSingleton<KeyedLock>();
         services.TryAddSingleton<ManifestServices>();

@@ -16,7 +16,7 @@ namespace Mirror.Grains.Layers;
 /// <list type="number">
 /// <item>GET the blob through the requesting repository; its Content-Length is the size every reader is promised.</item>
 /// <item>Open the store's writer and the spool; announce the size (readers may start).</item>
-/// <item>Copy: each chunk is hashed, written to the spool (and to the store when it does not adopt the spool), then
+/// <item>Copy: each chunk is hashed, written to the spool (which the store adopts or uploads parts from), then
 /// published by advancing <see cref="Written"/> and waking readers. A broken upstream body is resumed with a Range
 /// request from the last byte received (the bytes stay one stream for the hash).</item>
 /// <item>Verify size and digest. Until then readers never see the last byte, so a client can never take a corrupt or
@@ -43,10 +43,12 @@ public sealed partial class BlobFetch
     private volatile FetchState _state;
     private Exception? _failure;
     private SpoolHandle? _spool;
+    private readonly IFetchLease _lease;
 
     private BlobFetch(Digest digest, RepositoryRef source, UpstreamRegistry upstream, IBlobStore store, string spoolDirectory,
-        ILogger logger, MirrorMetrics metrics)
+        ILogger logger, MirrorMetrics metrics, IFetchLease lease)
     {
+        _lease = lease;
         Digest = digest;
         Source = source;
         _upstream = upstream;
@@ -76,15 +78,17 @@ public sealed partial class BlobFetch
 
     /// <summary>Starts the fetch in the background; <paramref name="onFinished"/> runs once it has committed or failed.</summary>
     public static BlobFetch Start(Digest digest, RepositoryRef source, UpstreamRegistry upstream, IBlobStore store,
-        string spoolDirectory, ILogger logger, MirrorMetrics metrics, Action<BlobFetch> onFinished, CancellationToken lifetime)
+        string spoolDirectory, ILogger logger, MirrorMetrics metrics, IFetchLease lease, Action<BlobFetch> onFinished, CancellationToken lifetime)
     {
-        var fetch = new BlobFetch(digest, source, upstream, store, spoolDirectory, logger, metrics);
+        var fetch = new BlobFetch(digest, source, upstream, store, spoolDirectory, logger, metrics, lease);
         _ = Task.Run(async () =>
         {
-            try { await fetch.RunAsync(lifetime); }
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(lifetime, lease.Lost);
+            try { await fetch.RunAsync(bound.Token); }
             finally
             {
                 onFinished(fetch);
+                await lease.DisposeAsync();
                 fetch._finished.TrySetResult();
             }
         }, CancellationToken.None);
@@ -103,7 +107,7 @@ public sealed partial class BlobFetch
     private async Task RunAsync(CancellationToken lifetime)
     {
         IBlobWriter? writer = null;
-        string? ownSpool = null;
+        string? spoolPath = null;
         try
         {
             // Step 1.
@@ -124,13 +128,9 @@ public sealed partial class BlobFetch
                 ?? throw new RegistryException(ErrorCode.BadGateway, $"upstream sent {Digest} without a Content-Length");
 
             // Step 2.
-            writer = await _store.BeginWriteAsync(Digest, length, lifetime);
-            var spoolPath = writer.AdoptableSpoolPath;
-            if (spoolPath is null)
-            {
-                Directory.CreateDirectory(_spoolDirectory);
-                spoolPath = ownSpool = Path.Combine(_spoolDirectory, $"{Digest.Hex}.{Guid.NewGuid():N}");
-            }
+            Directory.CreateDirectory(_spoolDirectory);
+            spoolPath = Path.Combine(_spoolDirectory, $"{Digest.Hex}.{Guid.NewGuid():N}");
+            writer = await _store.BeginWriteAsync(Digest, length, spoolPath, lifetime);
             using var writeHandle = File.OpenHandle(spoolPath, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete,
                 FileOptions.Asynchronous);
             _spool = new SpoolHandle(File.OpenHandle(spoolPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
@@ -168,9 +168,9 @@ public sealed partial class BlobFetch
                     var chunk = buffer.AsMemory(0, n);
                     hash.AppendData(chunk.Span);
                     await RandomAccess.WriteAsync(writeHandle, chunk, Written, lifetime);
-                    if (ownSpool is not null) await writer.WriteAsync(chunk, lifetime);
                     Interlocked.Add(ref _written, n);
                     Publish();
+                    await writer.OnSpoolAdvancedAsync(Written, lifetime);
                 }
             }
             finally
@@ -186,7 +186,8 @@ public sealed partial class BlobFetch
             _state = FetchState.Verified;
             Publish();
 
-            // Step 5.
+            // Step 5: a stale owner (lease lost or taken over at a later epoch) must not commit.
+            await _lease.EnsureHeldAsync(lifetime);
             await writer.CommitAsync(length, lifetime);
             _state = FetchState.Committed;
             _metrics.Add("mirror_blob_commits_total");
@@ -206,7 +207,7 @@ public sealed partial class BlobFetch
         finally
         {
             if (writer is not null) await writer.DisposeAsync(); // aborts an uncommitted write
-            if (ownSpool is not null) { try { File.Delete(ownSpool); } catch (IOException) { } }
+            if (spoolPath is not null) { try { File.Delete(spoolPath); } catch (IOException) { } }
             _spool?.Release();
         }
     }

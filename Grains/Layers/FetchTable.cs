@@ -9,8 +9,11 @@ namespace Mirror.Grains.Layers;
 /// digest; in a cluster the silo consults it only for digests whose lease it holds.
 /// </summary>
 public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, MirrorMetrics metrics, ILoggerFactory loggers,
-    SpoolDirectory spool, ProcessLifetime lifetime)
+    SpoolDirectory spool, ProcessLifetime lifetime, IFetchGuard guard)
 {
+    private readonly SemaphoreSlim _starting = new(1, 1);
+    private volatile bool _draining;
+
     private readonly Dictionary<Digest, BlobFetch> _fetches = new();
     private readonly ILogger _logger = loggers.CreateLogger<BlobFetch>();
 
@@ -40,14 +43,31 @@ public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, M
         // caller's own store check and the table lookup.
         if (await store.GetSizeOrNullAsync(digest, cancellationToken) is not null) return null;
         var upstream = upstreams.Get(source.Registry);
-        lock (_fetches)
+        // Starting is serialised so that a lease is taken at most once per digest per process.
+        await _starting.WaitAsync(cancellationToken);
+        try
         {
-            if (_fetches.TryGetValue(digest, out var running)) return running;
-            var fetch = BlobFetch.Start(digest, source, upstream, store, spool.Path, _logger, metrics, Remove, lifetime.Stopping);
-            _fetches[digest] = fetch;
-            return fetch;
+            lock (_fetches)
+            {
+                if (_fetches.TryGetValue(digest, out var running)) return running;
+            }
+            if (_draining) throw new NotOwnerException(null, "this silo is draining and starts no new fetches");
+            var lease = await guard.AcquireAsync(digest, cancellationToken);
+            lock (_fetches)
+            {
+                var fetch = BlobFetch.Start(digest, source, upstream, store, spool.Path, _logger, metrics, lease, Remove, lifetime.Stopping);
+                _fetches[digest] = fetch;
+                return fetch;
+            }
+        }
+        finally
+        {
+            _starting.Release();
         }
     }
+
+    /// <summary>Stops starting new fetches (graceful shutdown); running ones continue.</summary>
+    public void StopStarting() => _draining = true;
 
     private void Remove(BlobFetch fetch)
     {
@@ -58,8 +78,20 @@ public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, M
     }
 }
 
-/// <summary>The local directory for spool files of fetches whose store does not adopt them.</summary>
-public sealed record SpoolDirectory(string Path);
+/// <summary>The local directory for spool files: every fetch writes one; followers read it while it grows.</summary>
+public sealed record SpoolDirectory(string Path)
+{
+    /// <summary>Creates the directory and removes spool files a previous run left behind (nothing in them was committed).</summary>
+    public static SpoolDirectory CreateClean(string path)
+    {
+        Directory.CreateDirectory(path);
+        foreach (var stale in Directory.EnumerateFiles(path))
+        {
+            try { File.Delete(stale); } catch (IOException) { }
+        }
+        return new SpoolDirectory(path);
+    }
+}
 
 /// <summary>A token cancelled when the process stops for good (after draining), ending background fetches.</summary>
 public sealed class ProcessLifetime : IDisposable

@@ -1,25 +1,18 @@
 namespace Mirror.Grains.Storage;
 
 /// <summary>
-/// Blobs as files under <c>{root}/blobs/{algorithm}/{first two hex}/{hex}</c>. A write goes to a temp file in
-/// <c>{root}/tmp</c> on the same filesystem and is committed by flush-to-disk and an atomic rename.
+/// Blobs as files under <c>{root}/blobs/{algorithm}/{first two hex}/{hex}</c>. A write adopts the fetch's spool file
+/// (which lives under the same root, so on the same filesystem) and commits it by flush-to-disk and an atomic rename.
 /// </summary>
 public sealed class FileSystemBlobStore : IBlobStore
 {
     private readonly string _blobs;
-    private readonly string _tmp;
 
-    /// <summary>Creates the store under <paramref name="root"/>; leftover temp files of a previous run are removed.</summary>
+    /// <summary>Creates the store under <paramref name="root"/>.</summary>
     public FileSystemBlobStore(string root)
     {
         _blobs = Path.Combine(root, "blobs");
-        _tmp = Path.Combine(root, "tmp");
         Directory.CreateDirectory(_blobs);
-        Directory.CreateDirectory(_tmp);
-        foreach (var stale in Directory.EnumerateFiles(_tmp))
-        {
-            try { File.Delete(stale); } catch (IOException) { }
-        }
     }
 
     /// <summary>Where a committed blob's file lives (digest text is validated, so no path can escape the root).</summary>
@@ -54,11 +47,8 @@ public sealed class FileSystemBlobStore : IBlobStore
     }
 
     /// <inheritdoc />
-    public Task<IBlobWriter> BeginWriteAsync(Digest digest, long expectedLength, CancellationToken cancellationToken)
-    {
-        var temp = Path.Combine(_tmp, $"{digest.Hex}.{Guid.NewGuid():N}");
-        return Task.FromResult<IBlobWriter>(new Writer(this, digest, temp));
-    }
+    public Task<IBlobWriter> BeginWriteAsync(Digest digest, long expectedLength, string spoolPath, CancellationToken cancellationToken) =>
+        Task.FromResult<IBlobWriter>(new Writer(this, digest, spoolPath));
 
     /// <inheritdoc />
     public Task<Uri?> GetDownloadUrlOrNullAsync(Digest digest, TimeSpan lifetime, CancellationToken cancellationToken) =>
@@ -81,12 +71,7 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     private sealed class Writer(FileSystemBlobStore store, Digest digest, string temp) : IBlobWriter
     {
-        private bool _committed;
-
-        public string? AdoptableSpoolPath => temp;
-
-        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-            throw new NotSupportedException("the filesystem store adopts the spool file");
+        public ValueTask OnSpoolAdvancedAsync(long length, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public Task CommitAsync(long verifiedLength, CancellationToken cancellationToken)
         {
@@ -101,17 +86,10 @@ public sealed class FileSystemBlobStore : IBlobStore
             var target = store.PathOf(digest);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(temp, target, overwrite: true);
-            _committed = true;
             return Task.CompletedTask;
         }
 
-        public ValueTask DisposeAsync()
-        {
-            if (!_committed)
-            {
-                try { File.Delete(temp); } catch (IOException) { }
-            }
-            return ValueTask.CompletedTask;
-        }
+        // The spool belongs to the fetch, which deletes it if it is still there.
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -12,8 +12,11 @@ public interface IBlobStore
     /// <summary>The committed blob's size, or null when it is not stored.</summary>
     Task<long?> GetSizeOrNullAsync(Digest digest, CancellationToken cancellationToken);
 
-    /// <summary>Starts writing <paramref name="digest"/>. The caller verifies the bytes; the store only commits what it is told is verified.</summary>
-    Task<IBlobWriter> BeginWriteAsync(Digest digest, long expectedLength, CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts writing <paramref name="digest"/> from <paramref name="spoolPath"/>, a local file the caller fills and
+    /// reports progress on. The caller verifies the bytes; the store only commits what it is told is verified.
+    /// </summary>
+    Task<IBlobWriter> BeginWriteAsync(Digest digest, long expectedLength, string spoolPath, CancellationToken cancellationToken);
 
     /// <summary>A time-limited URL a client may fetch the blob from directly, or null when the store has none.</summary>
     Task<Uri?> GetDownloadUrlOrNullAsync(Digest digest, TimeSpan lifetime, CancellationToken cancellationToken);
@@ -28,18 +31,18 @@ public interface IBlobStore
 /// <param name="LocalPath">The file's path when the store is a local filesystem (lets the server use sendfile).</param>
 public sealed record StoredBlob(long Length, Stream Content, string? LocalPath);
 
-/// <summary>An uncommitted blob being written.</summary>
+/// <summary>An uncommitted blob being written from a spool file. Disposing it without commit discards it.</summary>
 public interface IBlobWriter : IAsyncDisposable
 {
     /// <summary>
-    /// A local file the caller fills itself and that the store adopts on commit (the filesystem store's temp file),
-    /// or null when bytes must be handed over through <see cref="WriteAsync"/>.
+    /// Tells the writer the spool now holds <paramref name="length"/> bytes; a remote store may upload completed parts
+    /// straight from the file. May apply back-pressure by completing late.
     /// </summary>
-    string? AdoptableSpoolPath { get; }
+    ValueTask OnSpoolAdvancedAsync(long length, CancellationToken cancellationToken);
 
-    /// <summary>Appends bytes (only when <see cref="AdoptableSpoolPath"/> is null).</summary>
-    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
-
-    /// <summary>Makes the content readable under its digest. Call only after its digest and size were verified.</summary>
+    /// <summary>
+    /// Makes the content readable under its digest. Call only after its digest and size were verified. The spool file
+    /// may be moved by this call (the filesystem store adopts it); the caller must not reuse the path afterwards.
+    /// </summary>
     Task CommitAsync(long verifiedLength, CancellationToken cancellationToken);
 }

@@ -9,11 +9,36 @@
 // canonical URI from the parsed route ("/bucket"), while the .NET AWS SDK signs bucket-level requests
 // with a trailing slash ("/bucket/"), so every PutBucket/ListObjectsV2/... from AWSSDK.S3 fails with
 // SignatureDoesNotMatch. Real S3 signs over the path exactly as sent, so we patch v4.getStringToSign
-// to use the raw request path (still percent-encoded, query removed), as S3 does.
+// to use the raw request path (still percent-encoded, query removed), as S3 does. It also adds
+// AbortMultipartUpload, which 5.0.0 answers with MethodNotAllowed (see addAbortMultipartUpload).
 'use strict'
 
 const path = require('node:path')
 const { AsyncLocalStorage } = require('node:async_hooks')
+
+// s3rver 5.0.0 declares node >= 24 and its router (@koa/router 15) calls Array.prototype.toReversed
+// (node 20). Debian 12's nodejs is 18.20, where every request then fails with a 500; the ES2023
+// change-array-by-copy methods are all it is missing, so supply them when absent.
+function polyfillChangeArrayByCopy() {
+  const define = (name, fn) => {
+    if (!Array.prototype[name]) {
+      Object.defineProperty(Array.prototype, name, { value: fn, writable: true, configurable: true })
+    }
+  }
+  define('toReversed', function toReversed() { return Array.from(this).reverse() })
+  define('toSorted', function toSorted(compare) { return Array.from(this).sort(compare) })
+  define('toSpliced', function toSpliced(...args) {
+    const copy = Array.from(this)
+    copy.splice(...args)
+    return copy
+  })
+  define('with', function withAt(index, value) {
+    const copy = Array.from(this)
+    copy[index < 0 ? copy.length + index : index] = value
+    return copy
+  })
+}
+polyfillChangeArrayByCopy()
 
 function parseArgs(argv) {
   const opts = {
@@ -56,6 +81,8 @@ async function main() {
     return getStringToSign(raw ? { ...canonicalRequest, uri: raw } : canonicalRequest, request)
   }
 
+  addAbortMultipartUpload(require(path.join(lib, 'routes.js')), require(path.join(lib, 'models', 'error.js')))
+
   const server = new S3rver({
     address: opts.address,
     port: opts.port,
@@ -72,6 +99,31 @@ async function main() {
   const stop = () => server.close(() => process.exit(0))
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+}
+
+// s3rver 5.0.0 answers AbortMultipartUpload (DELETE /bucket/key?uploadId=ID) with MethodNotAllowed.
+// Wrap the object DELETE route's handler (after authentication and bucketExists have run) so that it
+// removes the upload's directory like CompleteMultipartUpload does: 204, or NoSuchUpload if unknown.
+function addAbortMultipartUpload(router, S3Error) {
+  const layer = router.stack.find((l) => l.path === '/:bucket/*key' && l.methods.includes('DELETE'))
+  if (!layer) throw new Error('s3rver routes changed: no DELETE /:bucket/*key route to patch')
+  const original = layer.stack[layer.stack.length - 1]
+  layer.stack[layer.stack.length - 1] = async function deleteObjectOrAbortUpload(ctx, next) {
+    if (ctx.params.queryMethod !== 'uploadId') return original(ctx, next)
+    const uploadId = String(ctx.query.uploadId)
+    if (!/^[0-9a-f]+$/.test(uploadId)) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.')
+    const store = ctx.store
+    const uploadDir = path.join(store.getResourcePath(ctx.params.bucket, undefined, 'uploads'), uploadId)
+    const fs = require('node:fs/promises')
+    try {
+      await fs.access(uploadDir)
+    } catch {
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, ' +
+        'or the upload may have been aborted or completed.', { UploadId: uploadId })
+    }
+    await fs.rm(uploadDir, { recursive: true, force: true })
+    ctx.status = 204
+  }
 }
 
 main().catch((err) => {

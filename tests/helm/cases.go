@@ -56,6 +56,18 @@ func cases() []Case {
 			ExpectError: "storage.s3.accessKey and storage.s3.secretKey must be set together",
 		},
 		{
+			Name:        "a grace period shorter than preStop + drain fails",
+			ValueFiles:  []string{cluster},
+			Set:         []string{"silo.terminationGracePeriodSeconds=30"},
+			ExpectError: "terminationGracePeriodSeconds (30) must exceed preStopSleepSeconds + shutdownDrainSeconds (95)",
+		},
+		{
+			Name:        "embedded mode with a disk cache and 2 replicas fails",
+			ValueFiles:  []string{embedded},
+			Set:         []string{"frontend.replicaCount=2"},
+			ExpectError: "frontend.replicaCount must be 1 in embedded mode with storage.kind=FileSystem",
+		},
+		{
 			Name:        "too old a cluster fails",
 			ValueFiles:  []string{cluster},
 			KubeVersion: "v1.24.0",

@@ -184,8 +184,8 @@ func (rel *Release) workloads() []*Doc {
 	return out
 }
 
-func podSpec(d *Doc) obj     { return getMap(d.Obj, "spec", "template", "spec") }
-func podLabels(d *Doc) obj   { return getMap(d.Obj, "spec", "template", "metadata", "labels") }
+func podSpec(d *Doc) obj   { return getMap(d.Obj, "spec", "template", "spec") }
+func podLabels(d *Doc) obj { return getMap(d.Obj, "spec", "template", "metadata", "labels") }
 func containers(d *Doc) []obj {
 	var out []obj
 	for _, key := range []string{"initContainers", "containers"} {
@@ -750,7 +750,12 @@ func checkHooks(r *Report, rel *Release, external map[string]bool) {
 		}
 	}
 	r.Scope("migration hook")
-	job := rel.find("Job", fullname+"-migrate")
+	// "<fullname>-migrate", the fullname cut so that the whole name stays <= 63.
+	short := fullname
+	if len(short) > 62-len("migrate") {
+		short = strings.TrimRight(short[:62-len("migrate")], "-")
+	}
+	job := rel.find("Job", short+"-migrate")
 	if !(cluster && migrations) {
 		r.Expect("no migration Job outside cluster mode", len(rel.kind("Job")) == 0, "a Job is rendered")
 		return

@@ -242,7 +242,7 @@ func splitUnescaped(s string, sep byte) []string {
 type Files map[string][]byte
 
 func (f Files) GetBytes(name string) []byte { return f[name] }
-func (f Files) Get(name string) string     { return string(f[name]) }
+func (f Files) Get(name string) string      { return string(f[name]) }
 func (f Files) Glob(pattern string) Files {
 	out := Files{}
 	for name, b := range f {

@@ -170,6 +170,9 @@ always identical.
 {{- if $s3.serviceUrl -}}
 {{- $_ := set $s3cfg "ServiceUrl" $s3.serviceUrl -}}
 {{- end -}}
+{{- if $s3.keyPrefix -}}
+{{- $_ := set $s3cfg "KeyPrefix" $s3.keyPrefix -}}
+{{- end -}}
 {{- $_ := set $storage "S3" $s3cfg -}}
 {{- end -}}
 {{- $upstreams := dict -}}
@@ -332,6 +335,9 @@ Call with the component's values block.
 {{- if kindIs "invalid" .terminationGracePeriodSeconds -}}
 {{- add (int .preStopSleepSeconds) (int .shutdownDrainSeconds) 20 -}}
 {{- else -}}
+{{- if le (int .terminationGracePeriodSeconds) (add (int .preStopSleepSeconds) (int .shutdownDrainSeconds) | int) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + shutdownDrainSeconds (%d): the kubelet would kill in-flight transfers" (int .terminationGracePeriodSeconds) (add (int .preStopSleepSeconds) (int .shutdownDrainSeconds) | int)) -}}
+{{- end -}}
 {{- int .terminationGracePeriodSeconds -}}
 {{- end -}}
 {{- end -}}

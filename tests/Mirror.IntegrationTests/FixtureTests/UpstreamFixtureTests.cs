@@ -194,6 +194,19 @@ public sealed class UpstreamFixtureTests(UpstreamRegistriesFixture registries) :
     }
 
     [Fact]
+    public async Task AnonymousPullTokensAllowPullingButNotPushing()
+    {
+        await using var registry = await UpstreamRegistry.StartWithTokenAuthAsync(anonymousPull: true);
+        var image = await new ImageBuilder().WithRandomLayer(4096, seed: 16).PushAsync(registry, "library/public", "v1");
+
+        using var anonymous = new HttpClient(new RegistryAuthHandler(null, null)) { BaseAddress = registry.Url };
+        await AssertManifestAsync(anonymous, image.Repository, "v1", image.MediaType, image.ManifestBytes);
+        using var push = await anonymous.PostAsync("v2/library/public/blobs/uploads/", null);
+        Assert.Equal(HttpStatusCode.Unauthorized, push.StatusCode);
+        Assert.Contains(registry.TokenServer!.Requests, r => r.User is null && r.Status == 200);
+    }
+
+    [Fact]
     public async Task DeletedManifestIsGoneUpstream()
     {
         var image = await new ImageBuilder().WithRandomLayer(4096, seed: 5).PushAsync(registries.WithTokens, "private/deleted", "v1");
@@ -244,6 +257,14 @@ public sealed class UpstreamFixtureTests(UpstreamRegistriesFixture registries) :
         Assert.Equal(2, proxy.Count("GET", $"/v2/library/proxied/blobs/{layer.Digest}"));
         Assert.Equal(0, proxy.CountBlobGets(image.Config.Digest));
         Assert.Equal(2, proxy.Requests.Count);
+
+        using (var head = await viaProxy.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/library/proxied/blobs/{layer.Digest}")))
+        {
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            Assert.Equal(layer.Size, head.Content.Headers.ContentLength);
+            Assert.Equal(layer.Digest, head.Headers.GetValues("Docker-Content-Digest").Single());
+        }
+        Assert.Equal(1, proxy.Count("HEAD", $"/v2/library/proxied/blobs/{layer.Digest}"));
     }
 
     [Fact]

@@ -40,12 +40,13 @@ public sealed class Skopeo : IAsyncDisposable
         CopyCoreAsync(reference, ["--src-tls-verify=false"]);
 
     /// <summary>
-    /// <c>skopeo inspect [--raw] docker://<paramref name="reference"/></c>; TLS verification is off for references on
-    /// 127.0.0.1/localhost, other references go through the mirrors of registries.conf.
+    /// <c>skopeo inspect --no-tags [--raw] docker://<paramref name="reference"/></c>; TLS verification is off for
+    /// references on 127.0.0.1/localhost, other references go through the mirrors of registries.conf. (Tags are not
+    /// listed because skopeo lists them from the primary location, never from a mirror.)
     /// </summary>
     public Task<(int ExitCode, string Output)> InspectAsync(string reference, bool raw = false)
     {
-        List<string> args = ["inspect"];
+        List<string> args = ["inspect", "--no-tags"];
         if (raw) args.Add("--raw");
         if (reference.StartsWith("127.0.0.1:", StringComparison.Ordinal) || reference.StartsWith("localhost:", StringComparison.Ordinal))
         {

@@ -111,10 +111,10 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Polls an HTTP URL until it answers with any status below 500.</summary>
-    public Task WaitForHttpAsync(Uri url, TimeSpan timeout)
+    public async Task WaitForHttpAsync(Uri url, TimeSpan timeout)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        return WaitUntilAsync(async () =>
+        await WaitUntilAsync(async () =>
         {
             using var response = await client.GetAsync(url);
             return (int)response.StatusCode < 500;

@@ -6,7 +6,7 @@ public sealed class TempDir : IDisposable
     /// <summary>Root of every test directory in this run (MIRROR_TEST_ROOT, else /tmp/mirror-tests).</summary>
     public static string Root { get; } = Environment.GetEnvironmentVariable("MIRROR_TEST_ROOT") is { Length: > 0 } r
         ? r
-        : Path.Combine(Path.GetTempPath(), "mirror-tests");
+        : System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mirror-tests");
 
     /// <summary>Creates a new directory whose name starts with <paramref name="prefix"/>.</summary>
     public TempDir(string prefix)

@@ -53,7 +53,7 @@ public sealed class PostgresServer : IAsyncDisposable
             await server.RunAsPostgresAsync("initdb", "-D", server.DataDir, "-U", "postgres", "-A", "trust",
                 "-E", "UTF8", "--no-locale", "--no-sync");
             await server.StartAsync();
-            await using (var connection = new NpgsqlConnection(server.ConnectionStringFor("postgres")))
+            await using (var connection = new NpgsqlConnection(server.AdminConnectionString))
             {
                 await connection.OpenAsync();
                 await using var create = new NpgsqlCommand($"CREATE DATABASE {server.Database}", connection);
@@ -78,10 +78,13 @@ public sealed class PostgresServer : IAsyncDisposable
         Timeout = 5,
     }.ConnectionString;
 
+    /// <summary>For the fixture's own administrative connections: no pool that could hold a connection across a restart.</summary>
+    private string AdminConnectionString => new NpgsqlConnectionStringBuilder(ConnectionStringFor("postgres")) { Pooling = false }.ConnectionString;
+
     /// <summary>Creates a fresh database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string name)
     {
-        await using var connection = new NpgsqlConnection(ConnectionStringFor("postgres"));
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
         await connection.OpenAsync();
         await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\"", connection);
         await create.ExecuteNonQueryAsync();

@@ -29,7 +29,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private const int BufferSize = 64 * 1024; // as YARP's copy loop
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Host",
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Host", "Expect",
     };
 
     private readonly WebApplication _app;

@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Mirror.Grains;
 
-namespace Mirror.Frontend.Http;
+namespace Mirror.Silo.Hosting;
 
 /// <summary>The one writer of the OCI error body <c>{"errors":[{"code","message","detail"}]}</c>.</summary>
 public static class OciErrors

@@ -1,0 +1,49 @@
+using System.Buffers;
+
+namespace Mirror.Silo.Hosting;
+
+/// <summary>The one copy loop for blob bodies, in the Frontend and on the silo's internal endpoint.</summary>
+public static partial class StreamCopy
+{
+    /// <summary>64 KiB: the fetch's chunk size, so a follower's read maps onto one spool write (see bench/).</summary>
+    public const int BufferSize = 64 * 1024;
+
+    /// <summary>
+    /// Copies exactly <paramref name="count"/> bytes to the response. Any fault once the response has started aborts
+    /// the connection, so a truncated body can never pass for a complete one. Returns the bytes sent.
+    /// </summary>
+    public static async Task<long> CopyOrAbortAsync(HttpContext context, Stream source, long count, string what, ILogger logger)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var ct = context.RequestAborted;
+        var remaining = count;
+        try
+        {
+            await context.Response.StartAsync(ct);
+            while (remaining > 0)
+            {
+                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), ct);
+                if (n == 0) throw new IOException($"source of {what} ended {remaining} bytes early");
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), ct);
+                remaining -= n;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away; any fetch carries on for everyone else.
+        }
+        catch (Exception e)
+        {
+            LogAborted(logger, what, count - remaining, count, e.Message);
+            context.Abort();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return count - remaining;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Aborted {What} after {Sent} of {Total} bytes: {Reason}")]
+    private static partial void LogAborted(ILogger logger, string what, long sent, long total, string reason);
+}

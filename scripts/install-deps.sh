@@ -7,7 +7,7 @@
 #
 # Environment: MIRROR_S3RVER_HOME (default /opt/mirror-test/s3rver) is where the npm S3 server goes.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 NEEDRESTART_MODE=l
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: run as root" >&2
@@ -54,21 +54,25 @@ if ((${#missing[@]})); then
     chmod 755 "$policy"
     created_policy=1
   fi
-  trap '[[ $created_policy == 1 ]] && rm -f "$policy"' EXIT
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  trap 'if [[ $created_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
+  # With recommends, as on the machines where the fixtures were seen to work (podman's and docker.io's
+  # recommends include the runtime helpers they expect). needrestart, one of them, must not prompt.
+  apt-get install -y -q \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 fi
 
-# The S3-compatible server (MinIO is not packaged): @20minutes/s3rver, pinned.
+# The S3-compatible server (MinIO is not packaged): @20minutes/s3rver 5.0.0 with its whole dependency
+# tree pinned by scripts/s3rver/package-lock.json. Reinstalled only when the lock file changes.
 installed_version=$(jq -r .version "$s3rver_home/node_modules/@20minutes/s3rver/package.json" 2>/dev/null || true)
-if [[ $installed_version != "$s3rver_version" ]]; then
+if [[ $installed_version != "$s3rver_version" ]] || ! cmp -s "$here/s3rver/package-lock.json" "$s3rver_home/package-lock.json"; then
   echo "install-deps.sh: installing @20minutes/s3rver@$s3rver_version into $s3rver_home"
   mkdir -p "$s3rver_home"
-  [[ -f $s3rver_home/package.json ]] || echo '{"name":"mirror-test-s3rver","private":true}' >"$s3rver_home/package.json"
-  # its package.json asks for node >= 24; it runs on the node 18/20 seen here, so do not fail on engines.
-  (cd "$s3rver_home" && npm install --no-audit --no-fund --omit=dev --engine-strict=false \
-    --save-exact "@20minutes/s3rver@$s3rver_version")
+  install -m 644 "$here/s3rver/package.json" "$here/s3rver/package-lock.json" "$s3rver_home/"
+  # It declares node >= 24 but runs on Debian 12's node 18 and on node 20 (start.js supplies the one
+  # missing Array method), so engines must not fail the install.
+  (cd "$s3rver_home" && npm ci --omit=dev --no-audit --no-fund --engine-strict=false --loglevel=error)
 fi
-# The start script (patches SigV4 canonical URI handling, see the file) lives next to the install.
+# The start script (SigV4 canonical-URI fix, AbortMultipartUpload, node 18 support: see the file).
 install -m 644 "$here/s3rver/start.js" "$s3rver_home/start.js"
 
 echo "install-deps.sh: all dependencies present"

@@ -167,7 +167,7 @@ public static partial class RegistryEndpoints
     }
 
     /// <summary>The upstream's next-page link names its own path; the client needs it in the form it used.</summary>
-    internal static string RewriteLink(string link, RegistryRoute route)
+    public static string RewriteLink(string link, RegistryRoute route)
     {
         var upstreamPrefix = $"</v2/{route.Repository!.Repository}/tags/list";
         if (!link.StartsWith(upstreamPrefix, StringComparison.Ordinal)) return link;

@@ -226,3 +226,17 @@ public sealed class ManifestReferenceTests
     public void MalformedManifestReferencesNothing() =>
         Assert.Empty(Mirror.Grains.Layers.RepositoryAccess.ReferencedDigests("{not json"u8.ToArray()));
 }
+
+public sealed class LinkRewriteTests
+{
+    [Theory]
+    [InlineData("alpine", null, "</v2/library/alpine/tags/list?last=b&n=2>; rel=\"next\"", "</v2/alpine/tags/list?last=b&n=2>; rel=\"next\"")]
+    [InlineData("ghcr.io/org/app", null, "</v2/org/app/tags/list?last=b&n=2>; rel=\"next\"", "</v2/ghcr.io/org/app/tags/list?last=b&n=2>; rel=\"next\"")]
+    [InlineData("org/app", "ghcr.io", "</v2/org/app/tags/list?last=b&n=2>; rel=\"next\"", "</v2/org/app/tags/list?last=b&n=2&ns=ghcr.io>; rel=\"next\"")]
+    [InlineData("org/app", null, "<https://elsewhere/x>; rel=\"next\"", "<https://elsewhere/x>; rel=\"next\"")]
+    public void NextPageLinkKeepsTheClientsNaming(string clientName, string? ns, string upstream, string expected)
+    {
+        var route = RegistryPath.Parse(clientName + "/tags/list", ns);
+        Assert.Equal(expected, Mirror.Frontend.Endpoints.RegistryEndpoints.RewriteLink(upstream, route));
+    }
+}

@@ -365,16 +365,26 @@ public sealed class ClientFixtureTests
             Port = port;
         }
 
+        /// <summary>The registry's port on 127.0.0.1.</summary>
         public int Port { get; }
+
+        /// <summary>Base URL, e.g. <c>http://127.0.0.1:5000</c>.</summary>
         public string Url => $"http://127.0.0.1:{Port}";
+
+        /// <summary>Digest of the v2s2 manifest of <c>library/tiny:1.0</c>.</summary>
         public string TinyDigest { get; private set; } = "";
+
+        /// <summary>Digest of the amd64 OCI manifest in <c>library/tiny:multi</c>.</summary>
         public string AmdOciDigest { get; private set; } = "";
+
+        /// <summary>Digest of the arm64 OCI manifest in <c>library/tiny:multi</c>.</summary>
         public string ArmDigest { get; private set; } = "";
 
         /// <summary>Access-log lines of requests whose User-Agent starts with <paramref name="userAgentPrefix"/>.</summary>
         public string[] RequestsFrom(string userAgentPrefix) =>
             _process.Output.Split('\n').Where(l => l.Contains("\"\" \"" + userAgentPrefix, StringComparison.Ordinal)).ToArray();
 
+        /// <summary>Starts an empty registry and pushes the test images.</summary>
         public static async Task<PlainRegistry> StartAsync()
         {
             var dir = new TempDir("registry");
@@ -475,6 +485,7 @@ public sealed class ClientFixtureTests
             Assert.True(exitCode == 0, $"{tool} {string.Join(' ', args)} exited with {exitCode}:\n{output}");
         }
 
+        /// <inheritdoc />
         public async ValueTask DisposeAsync()
         {
             await _process.DisposeAsync();

@@ -56,6 +56,8 @@ public sealed class Dockerd : IAsyncDisposable
             ["data-root"] = dir.Combine("data"),
             ["exec-root"] = dir.Combine("exec"),
             ["pidfile"] = dir.Combine("docker.pid"),
+            // 20.10 otherwise writes its trust key to /etc/docker/key.json on the host.
+            ["deprecated-key-path"] = dir.Combine("key.json"),
             ["hosts"] = new[] { $"unix://{socket}" },
             ["log-level"] = "info",
         };

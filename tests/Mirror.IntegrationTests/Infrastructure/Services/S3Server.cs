@@ -55,8 +55,7 @@ public sealed partial class S3Server : IAsyncDisposable
         var process = ChildProcess.Start(HostTools.Find("node"),
             [FindStartScript(home), "--home", home, "--directory", dir.Combine("data"),
              "--address", "127.0.0.1", "--port", "0", "--bucket", bucket],
-            dir.Combine("s3rver.log"), workingDirectory: dir.Path,
-            environment: new Dictionary<string, string?> { ["FORCE_COLOR"] = "0", ["NO_COLOR"] = "1" });
+            dir.Combine("s3rver.log"), workingDirectory: dir.Path);
         try
         {
             // Port 0: the script prints the port it got, so no other process can take it in between.

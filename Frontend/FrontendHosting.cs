@@ -36,6 +36,7 @@ public static class FrontendHosting
         builder.Services.AddSingleton<ClusterGrainFactory>();
         builder.Services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<ClusterGrainFactory>());
         builder.Services.AddMirrorGrains(options);
+        if (options.Storage.IsS3 && options.Storage.S3.RedirectBlobs) builder.Services.AddSingleton<BlobRedirector>();
         builder.Services.AddHostedService<ClusterFrontendLifecycle>();
         return builder;
     }

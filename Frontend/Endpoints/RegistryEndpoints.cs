@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Primitives;
+using Mirror.Frontend.Cluster;
 using Mirror.Frontend.Http;
 using Mirror.Frontend.Routing;
 using Mirror.Grains;
@@ -109,6 +110,14 @@ public static partial class RegistryEndpoints
         }
         else
         {
+            if (context.RequestServices.GetService<BlobRedirector>() is { } redirector
+                && await redirector.TryRedirectAsync(route.Repository!, digest, ct) is { } url)
+            {
+                context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+                context.Response.Headers.Location = url.ToString();
+                context.Response.Headers["Docker-Content-Digest"] = digest.ToString();
+                return;
+            }
             read = await grain.OpenReadOrNullAsync(route.Repository!, 0, ct) ?? throw BlobUnknown(route);
             size = read.Info.Length;
             range = new ByteRange(RangeOutcome.Whole, 0, size - 1);

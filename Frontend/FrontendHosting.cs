@@ -21,6 +21,8 @@ public static class FrontendHosting
             k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
         });
         builder.Services.AddSingleton<Readiness>();
+        // In-flight requests get the drain time to finish after SIGTERM before Kestrel gives up on them.
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownDrainSeconds + 15));
         if (options.Cluster.ConnectionString is null)
         {
             builder.Services.AddFileSystemStorage(options);

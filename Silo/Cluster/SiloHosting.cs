@@ -132,7 +132,7 @@ internal sealed partial class SiloLifecycle(SiloMembership membership, PostgresL
     {
         if (services.GetService<Mirror.Grains.Storage.S3BlobStore>() is not { } s3) return;
         var tracker = services.GetRequiredService<PostgresUploadTracker>();
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
         try
         {
             do

@@ -150,7 +150,7 @@ public static partial class RegistryEndpoints
         read ??= await grain.OpenReadOrNullAsync(route.Repository!, range.Start, ct) ?? throw BlobUnknown(route);
         await using (read)
         {
-            await StreamCopy.CopyOrAbortAsync(context, read.Content, range.Length, $"blob {digest}", logger);
+            await StreamCopy.CopyOrAbortAsync(context, read.Content, range.Length, $"blob {digest}", logger, toEnd: range.End == size - 1);
         }
     }
 

@@ -26,6 +26,14 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     /// <summary>Part size: 16 MiB keeps a 160 GiB blob under S3's 10,000-part limit and the request count low.</summary>
     internal const long PartSize = 16L * 1024 * 1024;
 
+    /// <summary>
+    /// The commit marker: user metadata carrying the verified length, written with the object. An object whose marker
+    /// is missing or disagrees with its length is not committed. Real S3 and MinIO make a PUT visible atomically, but
+    /// some S3-compatible stores expose an object while it is still being written (s3rver does, with a short length);
+    /// the marker keeps such a half-written object from ever being served as a blob.
+    /// </summary>
+    internal const string LengthMetadata = "x-amz-meta-mirror-length";
+
     private readonly AmazonS3Client _s3;
     private readonly string _bucket;
     private readonly string _prefix;
@@ -86,6 +94,11 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         {
             var response = await _s3.GetObjectAsync(request, cancellationToken);
             var total = offset > 0 && TotalFromContentRange(response.ContentRange) is { } t ? t : response.ContentLength + offset;
+            if (!IsCommitted(response.Metadata, total))
+            {
+                new S3ResponseStream(response).Dispose();
+                return null;
+            }
             return new StoredBlob(total, new S3ResponseStream(response), null);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
@@ -112,7 +125,7 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         try
         {
             var meta = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = KeyOf(digest) }, cancellationToken);
-            return meta.ContentLength;
+            return IsCommitted(meta.Metadata, meta.ContentLength) ? meta.ContentLength : null;
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
@@ -120,9 +133,12 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
+    private static bool IsCommitted(MetadataCollection metadata, long length) =>
+        metadata[LengthMetadata] is { } marker && long.TryParse(marker, out var committed) && committed == length;
+
     /// <inheritdoc />
     public Task<IBlobWriter> BeginWriteAsync(Digest digest, long expectedLength, string spoolPath, CancellationToken cancellationToken) =>
-        Task.FromResult<IBlobWriter>(new Writer(this, digest, spoolPath));
+        Task.FromResult<IBlobWriter>(new Writer(this, digest, spoolPath, expectedLength));
 
     /// <inheritdoc />
     public Task<Uri?> GetDownloadUrlOrNullAsync(Digest digest, TimeSpan lifetime, CancellationToken cancellationToken)
@@ -161,7 +177,7 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     /// <inheritdoc />
     public void Dispose() => _s3.Dispose();
 
-    private sealed class Writer(S3BlobStore store, Digest digest, string spoolPath) : IBlobWriter
+    private sealed class Writer(S3BlobStore store, Digest digest, string spoolPath, long expectedLength) : IBlobWriter
     {
         private readonly List<PartETag> _parts = [];
         private string? _uploadId;
@@ -178,7 +194,9 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
             await _inFlight;
             if (_uploadId is null)
             {
-                var init = await store._s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = store._bucket, Key = Key }, cancellationToken);
+                var initiate = new InitiateMultipartUploadRequest { BucketName = store._bucket, Key = Key, ContentType = "application/octet-stream" };
+                initiate.Metadata.Add(LengthMetadata, expectedLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                var init = await store._s3.InitiateMultipartUploadAsync(initiate, cancellationToken);
                 _uploadId = init.UploadId;
                 if (store._tracker is not null) await store._tracker.TrackAsync(_uploadId, Key, digest, cancellationToken);
             }
@@ -206,14 +224,17 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         public async Task CommitAsync(long verifiedLength, CancellationToken cancellationToken)
         {
             await _inFlight;
+            if (verifiedLength != expectedLength) throw new IOException($"verified {verifiedLength} bytes of {digest}, announced {expectedLength}");
             if (_uploadId is null)
             {
                 await using var input = new FileRangeStream(spoolPath, 0, verifiedLength);
-                await store._s3.PutObjectAsync(new PutObjectRequest
+                var put = new PutObjectRequest
                 {
                     BucketName = store._bucket, Key = Key, InputStream = input, AutoCloseStream = false,
                     ContentType = "application/octet-stream", Headers = { ContentLength = verifiedLength },
-                }, cancellationToken);
+                };
+                put.Metadata.Add(LengthMetadata, verifiedLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                await store._s3.PutObjectAsync(put, cancellationToken);
                 _completed = true;
                 return;
             }
@@ -248,25 +269,49 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
-    /// <summary>Keeps the GetObject response alive as long as its stream is read.</summary>
+    /// <summary>
+    /// Keeps the GetObject response alive as long as its stream is read. Disposing it after reading to the end runs the
+    /// SDK's checksum of what was read and throws on a mismatch; disposing it earlier (a client hung up, an object was
+    /// rejected) abandons the body, where the SDK's complaint about unread bytes means nothing.
+    /// </summary>
     private sealed class S3ResponseStream(GetObjectResponse response) : Stream
     {
         private readonly Stream _inner = response.ResponseStream;
+        private int _disposed;
+        private bool _atEnd;
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => Ended(_inner.Read(buffer, offset, count), count);
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Ended(await _inner.ReadAsync(buffer, cancellationToken), buffer.Length);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Ended(int n, int asked)
+        {
+            if (n == 0 && asked > 0) _atEnd = true;
+            return n;
+        }
+
         protected override void Dispose(bool disposing)
         {
-            if (disposing) response.Dispose();
+            if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                if (_atEnd) response.Dispose();
+                else
+                {
+                    try { response.Dispose(); }
+                    catch (AmazonClientException) { /* checksum of a body abandoned before its end */ }
+                }
+            }
             base.Dispose(disposing);
         }
     }

@@ -9,12 +9,18 @@ public static partial class StreamCopy
     public const int BufferSize = 64 * 1024;
 
     /// <summary>
-    /// Copies exactly <paramref name="count"/> bytes to the response. Any fault once the response has started aborts
-    /// the connection, so a truncated body can never pass for a complete one. Returns the bytes sent.
+    /// Copies exactly <paramref name="count"/> bytes to the response and disposes <paramref name="source"/>. Any fault
+    /// once the response has started aborts the connection, so a truncated body can never pass for a complete one.
+    /// When <paramref name="count"/> runs to the source's end, the last chunk is held back until the source has
+    /// reported its end and been disposed without complaint: streams that verify at the end (the S3 SDK's checksum,
+    /// a fetch's digest) get to fail before the client could take the body for complete. Returns the bytes sent.
     /// </summary>
-    public static async Task<long> CopyOrAbortAsync(HttpContext context, Stream source, long count, string what, ILogger logger)
+    public static async Task<long> CopyOrAbortAsync(HttpContext context, Stream source, long count, string what, ILogger logger,
+        bool toEnd = true)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // One spare byte past the chunk, for the end-of-source probe.
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize + 1);
+        var chunk = buffer.Length - 1;
         var ct = context.RequestAborted;
         var remaining = count;
         try
@@ -22,8 +28,13 @@ public static partial class StreamCopy
             await context.Response.StartAsync(ct);
             while (remaining > 0)
             {
-                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), ct);
+                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(chunk, remaining)), ct);
                 if (n == 0) throw new IOException($"source of {what} ended {remaining} bytes early");
+                if (n == remaining && toEnd)
+                {
+                    if (await source.ReadAsync(buffer.AsMemory(n, 1), ct) != 0) throw new IOException($"source of {what} is longer than {count} bytes");
+                    await source.DisposeAsync();
+                }
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), ct);
                 remaining -= n;
             }

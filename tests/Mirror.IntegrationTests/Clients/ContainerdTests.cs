@@ -81,6 +81,25 @@ public sealed class ContainerdTests(ClientsFixture f)
         await AssertImageStoredAsync(containerd, $"ghcr.io/{name}:1.0", index.Digest);
     }
 
+    [Fact]
+    public async Task PullsDomainScopedNameRoutedByNsNotByItsDottedFirstComponent()
+    {
+        // gcr.io/google.com/cloudsdktool/cloud-sdk is the real-world shape: a first component with a dot that is a
+        // project, not a registry. containerd sends /v2/google.com/tools/sdk/manifests/1.0?ns=gcr.io.
+        const string name = "google.com/tools/sdk";
+        var image = await new ImageBuilder().WithRandomLayer(100 * 1024, seed: 4231).PushAsync(f.Ghcr, name, "1.0");
+        var containerd = await f.ContainerdAsync();
+
+        var pull = await containerd.PullAsync($"gcr.io/{name}:1.0");
+
+        Assert.True(pull.ExitCode == 0, pull.Output + "\n--- mirror:\n" + string.Join('\n', f.Served("google.com")));
+        await f.ServedAsync("HEAD", $"/v2/{name}/manifests/1.0?ns=gcr.io", 200);
+        foreach (var blob in image.Blobs) await f.ServedAsync("GET", $"/v2/{name}/blobs/{blob.Digest}?ns=gcr.io", 200);
+        Assert.Equal(1, f.GcrProxy.CountBlobGets(image.Layers[0].Digest));
+        Assert.True(f.GcrProxy.Count("GET", $"/v2/{name}/manifests/1.0") >= 1);
+        await AssertImageStoredAsync(containerd, $"gcr.io/{name}:1.0", image.Digest);
+    }
+
     /// <summary>Delta of one upstream-request counter between two readings.</summary>
     internal static long Delta(IReadOnlyDictionary<string, long> before, IReadOnlyDictionary<string, long> after, string labels) =>
         after.GetValueOrDefault(labels) - before.GetValueOrDefault(labels);

@@ -115,13 +115,13 @@ public sealed class ClientsFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Waits for the mirror's request log to show <paramref name="method"/> of a URL containing
+    /// Waits for the mirror's request log to show <paramref name="method"/> (any method when null) of a URL containing
     /// <paramref name="pathPart"/> answered with <paramref name="status"/>, and returns that line.
     /// </summary>
-    public async Task<string> ServedAsync(string method, string pathPart, int status)
+    public async Task<string> ServedAsync(string? method, string pathPart, int status)
     {
         bool Match(string line) => line.Contains("Request finished", StringComparison.Ordinal)
-                                   && line.Contains($" {method} ", StringComparison.Ordinal)
+                                   && (method is null || line.Contains($" {method} ", StringComparison.Ordinal))
                                    && line.Contains(pathPart, StringComparison.Ordinal)
                                    && line.Contains($" - {status} ", StringComparison.Ordinal);
         try

@@ -100,6 +100,26 @@ public sealed class ContainerdTests(ClientsFixture f)
         await AssertImageStoredAsync(containerd, $"gcr.io/{name}:1.0", image.Digest);
     }
 
+    [Fact]
+    public async Task PullsByDigestAnImageTheMirrorNeverSawByTag()
+    {
+        const string name = "org/ctr-pinned";
+        PushedImage image;
+        using (var upstream = f.Ghcr.CreateAuthorizedClient())
+        {
+            image = await new ImageBuilder().WithFormat(ManifestFormat.Oci).WithRandomLayer(100 * 1024, seed: 4241).PushAsync(upstream, name, tag: null);
+        }
+        var containerd = await f.ContainerdAsync();
+
+        var pull = await containerd.PullAsync($"ghcr.io/{name}@{image.Digest}");
+
+        Assert.True(pull.ExitCode == 0, pull.Output + "\n--- containerd:\n" + containerd.Output);
+        await f.ServedAsync(null, $"/v2/{name}/manifests/{image.Digest}?ns=ghcr.io", 200);
+        foreach (var blob in image.Blobs) await f.ServedAsync("GET", $"/v2/{name}/blobs/{blob.Digest}?ns=ghcr.io", 200);
+        Assert.Equal(1, f.GhcrProxy.CountBlobGets(image.Layers[0].Digest));
+        await AssertImageStoredAsync(containerd, $"ghcr.io/{name}@{image.Digest}", image.Digest);
+    }
+
     /// <summary>Delta of one upstream-request counter between two readings.</summary>
     internal static long Delta(IReadOnlyDictionary<string, long> before, IReadOnlyDictionary<string, long> after, string labels) =>
         after.GetValueOrDefault(labels) - before.GetValueOrDefault(labels);

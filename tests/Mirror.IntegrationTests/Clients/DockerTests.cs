@@ -77,6 +77,29 @@ public sealed class DockerTests(ClientsFixture f)
     }
 
     [Fact]
+    public async Task PullsByDigestAnImageTheMirrorNeverSawByTag()
+    {
+        const string name = "library/docker-pinned";
+        PushedImage image;
+        using (var upstream = f.Hub.CreateAuthorizedClient())
+        {
+            image = await new ImageBuilder().WithRunnableLayer().WithRandomLayer(100 * 1024, seed: 4121).PushAsync(upstream, name, tag: null);
+        }
+        var docker = await f.DockerdAsync();
+
+        var pull = await docker.PullAsync($"docker.io/{name}@{image.Digest}");
+
+        Assert.True(pull.ExitCode == 0, pull.Output + "\n--- dockerd:\n" + docker.Output);
+        await f.ServedAsync("GET", $"/v2/{name}/manifests/{image.Digest}", 200);
+        foreach (var blob in ClientsFixture.NewBlobs(image)) await f.ServedAsync("GET", $"/v2/{name}/blobs/{blob.Digest}", 200);
+        Assert.Equal(1, f.HubProxy.Count("GET", $"/v2/{name}/manifests/{image.Digest}"));
+        Assert.Equal(1, f.HubProxy.CountBlobGets(image.Layers[1].Digest));
+        var run = await docker.RunAsync($"{name}@{image.Digest}", "echo", "hello");
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Equal("hello", run.Output.Trim());
+    }
+
+    [Fact]
     public async Task MissingImageFailsAfterTheMirrorAnsweredManifestUnknown()
     {
         const string name = "library/docker-absent";

@@ -72,6 +72,16 @@ public sealed class RegistriesConfTests(ClientsFixture f)
         await f.ServedAsync("GET", $"/v2/ghcr.io/org/skopeo-direct/blobs/{directImage.Layers[0].Digest}", 200);
         Assert.Equal(1, f.GhcrProxy.CountBlobGets(directImage.Layers[0].Digest));
         Assert.Equal(0, f.HubProxy.Count("GET", p => p.Contains("skopeo-direct", StringComparison.Ordinal)));
+
+        // Tags through the path-prefix form, from the upstream behind token auth.
+        var tags = await skopeo.SkopeoAsync("list-tags", "--tls-verify=false", $"docker://127.0.0.1:{f.MirrorPort}/ghcr.io/org/skopeo-direct");
+        Assert.True(tags.ExitCode == 0, tags.Output);
+        using (var json = System.Text.Json.JsonDocument.Parse(tags.Output))
+        {
+            Assert.Equal(["2.0"], json.RootElement.GetProperty("Tags").EnumerateArray().Select(t => t.GetString()));
+        }
+        await f.ServedAsync("GET", "/v2/ghcr.io/org/skopeo-direct/tags/list", 200);
+        Assert.True(f.GhcrProxy.Count("GET", "/v2/org/skopeo-direct/tags/list") >= 1);
     }
 
     /// <summary>The <c>dir:</c> copy holds the exact manifest and every blob, byte for byte.</summary>

@@ -100,6 +100,24 @@ public sealed class DockerTests(ClientsFixture f)
     }
 
     [Fact]
+    public async Task PullsAnotherRegistryThroughThePathPrefixForm()
+    {
+        // registry-mirrors is for Docker Hub only; for ghcr.io Docker is given the mirror's address as the registry.
+        const string name = "org/docker-app";
+        var image = await new ImageBuilder().WithRunnableLayer().WithRandomLayer(100 * 1024, seed: 4131).PushAsync(f.Ghcr, name, "1.0");
+        var docker = await f.DockerdAsync();
+
+        var pull = await docker.PullAsync($"127.0.0.1:{f.MirrorPort}/ghcr.io/{name}:1.0");
+
+        Assert.True(pull.ExitCode == 0, pull.Output + "\n--- dockerd:\n" + docker.Output);
+        Assert.Contains($"Digest: {image.Digest}", pull.Output);
+        await f.ServedAsync("HEAD", $"/v2/ghcr.io/{name}/manifests/1.0", 200);
+        foreach (var blob in ClientsFixture.NewBlobs(image)) await f.ServedAsync("GET", $"/v2/ghcr.io/{name}/blobs/{blob.Digest}", 200);
+        Assert.Equal(1, f.GhcrProxy.CountBlobGets(image.Layers[1].Digest));
+        Assert.Equal(0, f.HubProxy.Count("GET", p => p.Contains("docker-app", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task MissingImageFailsAfterTheMirrorAnsweredManifestUnknown()
     {
         const string name = "library/docker-absent";

@@ -30,7 +30,8 @@ public sealed record RegistryRoute(RouteKind Kind, RepositoryRef? Repository, st
 /// <list type="number">
 /// <item>plain <c>/v2/&lt;name&gt;/…</c> means docker.io (what Docker Engine sends);</item>
 /// <item><c>?ns=&lt;registry&gt;</c> names the registry (what containerd sends for every mirrored host);</item>
-/// <item>a first path component with a <c>.</c> or <c>:</c> (or <c>localhost</c>) is a registry: <c>/v2/ghcr.io/org/app/…</c>.</item>
+/// <item>a first path component with a <c>.</c> or <c>:</c> (or <c>localhost</c>) is a registry: <c>/v2/ghcr.io/org/app/…</c>,
+/// unless <c>ns</c> names a different registry (then it belongs to the repository).</item>
 /// </list>
 /// A one-component docker.io name gets <c>library/</c>. Names are checked against the spec's grammar and length.
 /// </summary>
@@ -101,7 +102,12 @@ public static class RegistryPath
         string repository;
         var slash = name.IndexOf('/');
         var first = slash < 0 ? name : name[..slash];
-        if (slash > 0 && (first.Contains('.') || first.Contains(':') || first == "localhost"))
+        // With ?ns= the client (containerd) has named the registry, and the path is a repository in it, whose first
+        // component may well contain a dot (gcr.io/google.com/cloudsdktool/…, Harbor projects). It is only a
+        // registry prefix when it repeats the ns registry (a hosts.toml with override_path into the prefix form).
+        var isPrefix = slash > 0 && (first.Contains('.') || first.Contains(':') || first == "localhost")
+                       && (string.IsNullOrEmpty(ns) || Canonical(first) == Canonical(ns));
+        if (isPrefix)
         {
             registry = first;
             repository = name[(slash + 1)..];
@@ -111,12 +117,18 @@ public static class RegistryPath
             registry = string.IsNullOrEmpty(ns) ? DockerHub : ns;
             repository = name;
         }
-        registry = registry.ToLowerInvariant();
-        if (Aliases.TryGetValue(registry, out var canonical)) registry = canonical;
+        registry = Canonical(registry);
         if (!Names.IsValidRegistry(registry)) throw new RegistryException(ErrorCode.NameInvalid, "invalid registry name");
         if (!Names.IsValidRepository(repository)) throw new RegistryException(ErrorCode.NameInvalid, "invalid repository name");
         if (registry == DockerHub && !repository.Contains('/')) repository = "library/" + repository;
         return new RepositoryRef(registry, repository);
+    }
+
+    /// <summary>Lower case, with Docker Hub's aliases folded into <c>docker.io</c>.</summary>
+    private static string Canonical(string registry)
+    {
+        var lower = registry.ToLowerInvariant();
+        return Aliases.TryGetValue(lower, out var canonical) ? canonical : lower;
     }
 
     private static (string Name, string Last)? LastSegmentAfter(string path, string marker)

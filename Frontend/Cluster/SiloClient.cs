@@ -48,6 +48,7 @@ public sealed partial class SiloClient : IDisposable
         {
             var silos = await _membership.GetLiveAsync(cancellationToken, force: round > 0);
             var order = Rendezvous.Order(key, silos).Select(s => s.Address).ToList();
+            var contracts = silos.ToDictionary(s => s.Address, s => s.Contract);
             var now = DateTimeOffset.UtcNow;
             var candidates = order.Where(a => !IsSuspect(a, now)).Concat(order.Where(a => IsSuspect(a, now))).ToList();
             if (hint is not null) { candidates.Remove(hint); candidates.Insert(0, hint); }
@@ -61,7 +62,7 @@ public sealed partial class SiloClient : IDisposable
                 try
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Get, address + pathAndQuery);
-                    request.Headers.Add(ClusterTiming.ContractHeader, ClusterTiming.Contract.ToString());
+                    request.Headers.Add(ClusterTiming.ContractHeader, ContractFor(contracts.GetValueOrDefault(address, ClusterTiming.Contract)).ToString());
                     if (accept is not null) foreach (var a in accept) request.Headers.TryAddWithoutValidation("Accept", a);
                     response = await _http.SendAsync(request, cancellationToken);
                 }
@@ -92,6 +93,12 @@ public sealed partial class SiloClient : IDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 100 * (round + 1))), cancellationToken);
         }
     }
+
+    /// <summary>
+    /// The contract to speak with a silo that registered <paramref name="siloContract"/> as its newest: the newer of
+    /// the two sides keeps serving the older one's version for the length of a rolling upgrade.
+    /// </summary>
+    public static int ContractFor(int siloContract) => Math.Min(ClusterTiming.Contract, siloContract);
 
     private bool IsSuspect(string address, DateTimeOffset now) => _suspects.TryGetValue(address, out var until) && until > now;
 

@@ -35,7 +35,7 @@ public static partial class SiloEndpoints
             if (!int.TryParse(asked, out var version) || !ClusterTiming.SupportedContracts.Contains(version))
             {
                 await OciErrors.WriteAsync(http, ErrorCode.Unsupported, $"contract '{asked}' not served; supported: {string.Join(',', ClusterTiming.SupportedContracts)}");
-                return null;
+                return Results.Empty; // the answer is written; a null result would be serialised after it
             }
             try
             {
@@ -44,13 +44,13 @@ public static partial class SiloEndpoints
             catch (RegistryException e) when (!http.Response.HasStarted)
             {
                 await OciErrors.WriteAsync(http, e);
-                return null;
+                return Results.Empty;
             }
             catch (NotOwnerException e) when (!http.Response.HasStarted)
             {
                 http.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
                 if (e.OwnerAddress is not null) http.Response.Headers[OwnerHeader] = e.OwnerAddress;
-                return null;
+                return Results.Empty;
             }
         });
         group.MapGet("/layers/{digest}", ReadLayerAsync);

@@ -136,6 +136,65 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task ConcurrentColdTagRequestsOverBothFrontendsReachTheUpstreamOnce()
+    {
+        var image = await new ImageBuilder().WithRandomLayer(1000, seed: 531).PushAsync(_c.Upstream, "library/tagherd", "v1");
+        // Hold the upstream's answer until every request is in, so they all wait on the same single flight.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _c.Proxy.SetFault(Fault.Hold(release.Task) with { Times = 1 });
+        try
+        {
+            var gets = Enumerable.Range(0, 20).Select(async i =>
+            {
+                using var client = Http.Client(_c.Frontends[i % 2].Url);
+                using var r = await Http.ManifestAsync(client, "tagherd", "v1");
+                r.EnsureSuccessStatusCode();
+                return r.Headers.GetValues("Docker-Content-Digest").Single();
+            }).ToList();
+            await _c.Proxy.WaitForRequestAsync(r => r.Path == "/v2/library/tagherd/manifests/v1", TimeSpan.FromSeconds(30));
+            release.SetResult();
+            Assert.All(await Task.WhenAll(gets), d => Assert.Equal(image.Digest, d));
+        }
+        finally
+        {
+            release.TrySetResult();
+            _c.Proxy.ClearFaults();
+        }
+        Assert.Equal(1, _c.Proxy.Count("GET", "/v2/library/tagherd/manifests/v1") + _c.Proxy.Count("HEAD", "/v2/library/tagherd/manifests/v1"));
+        // The answer is shared through PostgreSQL.
+        Assert.Equal(image.Digest, await _c.ScalarAsync<string>(
+            "select digest from mirror_tags where registry = 'docker.io' and repository = 'library/tagherd' and tag = 'v1'"));
+    }
+
+    [Fact]
+    public async Task CommittedBlobsRedirectToPresignedUrlsWhenEnabled()
+    {
+        var image = await new ImageBuilder().WithRandomLayer(1024 * 1024, seed: 541).PushAsync(_c.Upstream, "library/cdn", "v1");
+        var layer = image.Layers[0];
+        var settings = _c.Settings("cdn-frontend");
+        settings["Storage:S3:RedirectBlobs"] = "true";
+        await using var cdn = await MirrorProcess.StartFrontendAsync(settings);
+        using var noRedirects = Http.Client(cdn.Url, followRedirects: false);
+
+        // A miss streams (nothing to redirect to yet) and commits.
+        using (var m = await Http.ManifestAsync(noRedirects, "cdn", "v1")) m.EnsureSuccessStatusCode();
+        Assert.Equal(layer.Digest, (await Http.BlobDigestAsync(noRedirects, "cdn", layer.Digest)).Digest);
+        await MirrorProcess.WaitUntilAsync(() => _c.InS3Async(layer.Digest), TimeSpan.FromSeconds(30), "commit");
+
+        using var hit = await noRedirects.GetAsync($"/v2/cdn/blobs/{layer.Digest}");
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, hit.StatusCode);
+        var location = hit.Headers.Location!;
+        Assert.StartsWith(_c.S3.ServiceUrl.ToString().TrimEnd('/'), location.ToString());
+        using var direct = new HttpClient();
+        await using var body = await direct.GetStreamAsync(location);
+        Assert.Equal((layer.Digest, layer.Size), await Http.HashAsync(body));
+
+        // The access check still applies before any redirect.
+        using var other = await noRedirects.GetAsync($"/v2/elsewhere/blobs/{layer.Digest}");
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
     private static async Task<(string, long)> HashRestAsync(Stream body, System.Security.Cryptography.IncrementalHash hash)
     {
         var buffer = new byte[65536];

@@ -39,11 +39,9 @@ COPY Silo/ Silo/
 COPY Frontend/ Frontend/
 
 # 3. Publish both hosts. UseAppHost=false: started as "dotnet X.dll".
-#    Frontend references Silo, and both are web projects with an
-#    appsettings.json: the referenced one would collide with Frontend's own
-#    (NETSDK1152). With ErrorOnDuplicatePublishOutputFiles=false the publishing
-#    project's own file wins (checked: /out/frontend/appsettings.json is
-#    Frontend's, /out/silo/appsettings.json is Silo's).
+#    Neither project ships an appsettings.json (defaults live in code), so the
+#    Frontend's reference to the Silo publishes no colliding files;
+#    ErrorOnDuplicatePublishOutputFiles=false only guards a future one.
 RUN dotnet publish Frontend/Frontend.csproj -c Release --no-restore \
       -o /out/frontend -p:UseAppHost=false -p:ErrorOnDuplicatePublishOutputFiles=false \
  && dotnet publish Silo/Silo.csproj -c Release --no-restore \
@@ -67,9 +65,10 @@ COPY --from=build /out/silo /app/silo
 RUN mkdir -p /app/config /var/cache/mirror \
  && chown "$APP_UID" /var/cache/mirror
 
-# The cache directory itself is a setting (Mirror:CacheDirectory): the chart
-# sets it in the generated JSON; for "docker run" pass -e Mirror__CacheDirectory=/var/cache/mirror.
+# The cache directory is a setting (Mirror:CacheDirectory); the image defaults it
+# to the writable directory above, and the chart sets it in the generated JSON.
 ENV ASPNETCORE_URLS=http://+:8080 \
+    Mirror__CacheDirectory=/var/cache/mirror \
     DOTNET_NOLOGO=1 \
     DOTNET_CLI_TELEMETRY_OPTOUT=1
 

@@ -11,6 +11,8 @@ public static class OciErrors
     public static async Task WriteAsync(HttpContext context, ErrorCode error, string? detail, TimeSpan? retryAfter = null)
     {
         var response = context.Response;
+        // The mirror's own record of what it refused or could not find, by code (e.g. MANIFEST_UNKNOWN, DENIED).
+        context.RequestServices?.GetService<MirrorMetrics>()?.Add("mirror_errors_total", $"code=\"{error.Code}\"");
         response.StatusCode = error.Status;
         response.Headers.ContentType = "application/json; charset=utf-8";
         response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";

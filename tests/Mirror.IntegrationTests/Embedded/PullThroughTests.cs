@@ -260,9 +260,11 @@ public sealed class PullThroughTests(EmbeddedFixture f) : IClassFixture<Embedded
     public async Task UnknownManifestsAndBlobsAreOciNotFound()
     {
         await new ImageBuilder().WithRandomLayer(1000, seed: 91).PushAsync(f.Upstream, "library/known", "v1");
+        var unknownBefore = await f.Mirror.MetricAsync("mirror_errors_total", "code=\"MANIFEST_UNKNOWN\"");
         using var m = await Http.ManifestAsync(f.Client, "known", "nope");
         Assert.Equal(HttpStatusCode.NotFound, m.StatusCode);
         Assert.Equal("MANIFEST_UNKNOWN", await Http.ErrorCodeAsync(m));
+        Assert.Equal(unknownBefore + 1, await f.Mirror.MetricAsync("mirror_errors_total", "code=\"MANIFEST_UNKNOWN\""));
         using var b = await f.Client.GetAsync($"/v2/known/blobs/sha256:{new string('0', 64)}");
         Assert.Equal(HttpStatusCode.NotFound, b.StatusCode);
         Assert.Equal("BLOB_UNKNOWN", await Http.ErrorCodeAsync(b));

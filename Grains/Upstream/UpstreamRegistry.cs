@@ -17,8 +17,11 @@ namespace Mirror.Grains.Upstream;
 /// <item>Attach the cached credential for the request's scope (a bearer token, or Basic once the upstream asked for it).</item>
 /// <item>Send with <see cref="HttpCompletionOption.ResponseHeadersRead"/>; a connect failure or 502/503/504 is retried
 /// twice with back-off (nothing has reached any client yet).</item>
-/// <item>On 401 with a challenge, obtain a token for the challenge's scope (or switch to Basic) and retry once.</item>
-/// <item>On 3xx with a Location, follow (at most 5 hops); <c>Authorization</c> is only sent to the registry's own origin.</item>
+/// <item>On 401 with a challenge, obtain a token for the challenge's scope (or switch to Basic) and retry once. A token
+/// belongs to the origin that challenged: a redirect target with its own token service (registry.k8s.io sends pulls to
+/// Artifact Registry) gets its own, anonymous, token.</item>
+/// <item>On 3xx with a Location, follow (at most 5 hops). The configured credentials (Basic, or Basic to the token
+/// endpoint) only ever go to the registry's own origin and the realm it names; a token only to the origin it is for.</item>
 /// </list>
 /// </remarks>
 public sealed partial class UpstreamRegistry : IDisposable
@@ -80,7 +83,7 @@ public sealed partial class UpstreamRegistry : IDisposable
     {
         var scope = $"repository:{repository}:pull";
         var url = new Uri(BaseUrl, $"/v2/{repository}/{suffix}");
-        var challengeRetried = false;
+        HashSet<string>? challenged = null; // one retry per origin that challenges (the registry's, a redirect target's)
         for (var attempt = 1; ; attempt++)
         {
             HttpResponseMessage response;
@@ -105,14 +108,14 @@ public sealed partial class UpstreamRegistry : IDisposable
                 continue;
             }
 
-            // Step 3: a challenge gets one retry with fresh credentials.
-            if (response.StatusCode == HttpStatusCode.Unauthorized && !challengeRetried)
+            // Step 3: a challenge gets one retry with fresh credentials for the origin that challenged.
+            var challenger = response.RequestMessage?.RequestUri ?? url;
+            if (response.StatusCode == HttpStatusCode.Unauthorized && (challenged ??= []).Add(Origin(challenger)) && challenged.Count <= 2)
             {
                 var challenge = AuthChallenge.ParseOrNull(response.Headers.WwwAuthenticate.ToString());
-                if (challenge is not null && await PrepareCredentialAsync(challenge, scope, cancellationToken))
+                if (challenge is not null && await PrepareCredentialAsync(challenge, scope, challenger, cancellationToken))
                 {
                     response.Dispose();
-                    challengeRetried = true;
                     attempt--;
                     continue;
                 }
@@ -136,8 +139,8 @@ public sealed partial class UpstreamRegistry : IDisposable
             }
             if (range is not null) request.Headers.Range = range;
             request.Headers.UserAgent.ParseAdd("mirror/1.0");
-            // Step 1 and 4: credentials go to the registry's own origin only, never across a redirect to another host.
-            if (IsSameOrigin(url, BaseUrl)) AttachCredential(request, scope);
+            // Step 1 and 4: each origin gets only its own credential, never one meant for another host.
+            AttachCredential(request, url, scope);
 
             using var headersTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             headersTimeout.CancelAfter(IdleTimeout);
@@ -168,13 +171,17 @@ public sealed partial class UpstreamRegistry : IDisposable
         && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
         && a.Port == b.Port;
 
-    private void AttachCredential(HttpRequestMessage request, string scope)
+    private static string Origin(Uri u) => $"{u.Scheme}://{u.IdnHost}:{u.Port}".ToLowerInvariant();
+
+    private static string TokenKey(Uri origin, string scope) => $"{Origin(origin)} {scope}";
+
+    private void AttachCredential(HttpRequestMessage request, Uri url, string scope)
     {
-        if (_tokens.TryGetValue(scope, out var token) && token.ExpiresAt > DateTimeOffset.UtcNow)
+        if (_tokens.TryGetValue(TokenKey(url, scope), out var token) && token.ExpiresAt > DateTimeOffset.UtcNow)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Value);
         }
-        else if (_basicRequested && Username is not null)
+        else if (_basicRequested && Username is not null && IsSameOrigin(url, BaseUrl))
         {
             request.Headers.Authorization = BasicHeader();
         }
@@ -183,19 +190,24 @@ public sealed partial class UpstreamRegistry : IDisposable
     private AuthenticationHeaderValue BasicHeader() =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}")));
 
-    /// <summary>Gets what a challenge asks for. False when there is nothing new to try (no credentials for Basic, say).</summary>
-    private async Task<bool> PrepareCredentialAsync(AuthChallenge challenge, string scope, CancellationToken ct)
+    /// <summary>
+    /// Gets what a challenge from <paramref name="challenger"/> asks for. False when there is nothing new to try (no
+    /// credentials for Basic, say). The configured credentials are offered only when the registry itself challenged.
+    /// </summary>
+    private async Task<bool> PrepareCredentialAsync(AuthChallenge challenge, string scope, Uri challenger, CancellationToken ct)
     {
+        var own = IsSameOrigin(challenger, BaseUrl);
         if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
         {
-            if (Username is null || _basicRequested) return false;
+            if (!own || Username is null || _basicRequested) return false;
             _basicRequested = true;
             return true;
         }
         if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase) || challenge["realm"] is not { } realm) return false;
         if (!Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) || realmUri.Scheme is not ("http" or "https")) return false;
 
-        var gate = _tokenLocks.GetOrAdd(scope, _ => new SemaphoreSlim(1, 1));
+        var key = TokenKey(challenger, scope);
+        var gate = _tokenLocks.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
         {
@@ -210,7 +222,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             }
             var tokenUrl = new UriBuilder(realmUri) { Query = query.ToString() }.Uri;
             using var request = new HttpRequestMessage(HttpMethod.Get, tokenUrl);
-            if (Username is not null) request.Headers.Authorization = BasicHeader();
+            if (own && Username is not null) request.Headers.Authorization = BasicHeader();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(IdleTimeout);
             using var response = await _http.SendAsync(request, timeout.Token);
@@ -228,7 +240,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             var lifetime = root.TryGetProperty("expires_in", out var e) && e.TryGetInt32(out var secs) && secs > 0 ? secs : 60;
             // Renew a little early so a token never expires between being attached and being checked.
             var expires = DateTimeOffset.UtcNow.AddSeconds(Math.Max(10, lifetime * 0.9));
-            _tokens[scope] = new CachedToken(value, expires);
+            _tokens[key] = new CachedToken(value, expires);
             Interlocked.Increment(ref _tokensFetched);
             return true;
         }

@@ -124,7 +124,8 @@ public sealed partial class BlobFetch
             {
                 using (response) throw await UpstreamRegistry.ToErrorAsync(response, ErrorCode.BlobUnknown, lifetime);
             }
-            var length = response.Content.Headers.ContentLength
+            // A chunked body (no Content-Length) still needs a size to promise readers: ask with a HEAD.
+            var length = response.Content.Headers.ContentLength ?? await SizeFromHeadAsync(lifetime)
                 ?? throw new RegistryException(ErrorCode.BadGateway, $"upstream sent {Digest} without a Content-Length");
 
             // Step 2.
@@ -210,6 +211,13 @@ public sealed partial class BlobFetch
             if (spoolPath is not null) { try { File.Delete(spoolPath); } catch (IOException) { } }
             _spool?.Release();
         }
+    }
+
+    private async Task<long?> SizeFromHeadAsync(CancellationToken ct)
+    {
+        _metrics.Add("mirror_upstream_requests_total", $"{MirrorMetrics.Label("registry", _upstream.Name)},kind=\"blob_head\"");
+        using var head = await _upstream.SendAsync(HttpMethod.Head, Source.Repository, $"blobs/{Digest}", null, null, ct);
+        return head.IsSuccessStatusCode ? head.Content.Headers.ContentLength : null;
     }
 
     private async Task<(HttpResponseMessage, Stream)> ResumeAsync(long from, long length, CancellationToken ct)

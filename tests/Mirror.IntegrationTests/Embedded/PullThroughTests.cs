@@ -213,6 +213,20 @@ public sealed class PullThroughTests(EmbeddedFixture f) : IClassFixture<Embedded
     }
 
     [Fact]
+    public async Task ChunkedUpstreamBlobIsSizedWithAHeadAndServedWithContentLength()
+    {
+        var image = await new ImageBuilder().WithRandomLayer(2 * 1024 * 1024, seed: 73).PushAsync(f.Upstream, "library/chunked", "v1");
+        var layer = image.Layers[0];
+        f.Proxy.SetFault(layer.Digest, Fault.Chunked() with { Times = 1 });
+        using var response = await f.Client.GetAsync($"/v2/chunked/blobs/{layer.Digest}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(layer.Size, response.Content.Headers.ContentLength);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        Assert.Equal((layer.Digest, layer.Size), await Http.HashAsync(body));
+        Assert.Equal(1, f.Proxy.Count("HEAD", p => p.EndsWith(layer.Digest)));
+    }
+
+    [Fact]
     public async Task RangesOnCachedBlobs()
     {
         var image = await new ImageBuilder().WithRandomLayer(100_000, seed: 81).PushAsync(f.Upstream, "library/ranges", "v1");

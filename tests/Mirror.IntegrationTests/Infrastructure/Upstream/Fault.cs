@@ -29,6 +29,9 @@ public abstract record Fault
 
     /// <summary>Wait for <paramref name="release"/> before forwarding (pair with <see cref="FaultProxy.WaitForRequestAsync"/> to stage races).</summary>
     public static Fault Hold(Task release) => new HoldFault(release);
+
+    /// <summary>Forward the body faithfully but without Content-Length (chunked), as some CDNs send blobs.</summary>
+    public static Fault Chunked() => new ChunkedFault();
 }
 
 /// <summary>See <see cref="Fault.FlipByte"/>.</summary>
@@ -45,6 +48,9 @@ public sealed record FailFault(HttpStatusCode Status, string? Code) : Fault;
 
 /// <summary>See <see cref="Fault.Down"/>.</summary>
 public sealed record DownFault : Fault;
+
+/// <summary>See <see cref="Fault.Chunked"/>.</summary>
+public sealed record ChunkedFault : Fault;
 
 /// <summary>See <see cref="Fault.Hold"/>.</summary>
 public sealed record HoldFault(Task Release) : Fault;

@@ -188,6 +188,8 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 context.Response.Headers.Location = new Uri(Url, location.PathAndQuery).AbsoluteUri;
             }
+            // A body without Content-Length goes out chunked, as some CDNs and registries send blobs.
+            if (isGet && fault is ChunkedFault) context.Response.Headers.ContentLength = null;
 
             // 6.
             await CopyBodyAsync(context, response, isGet ? fault : null);
@@ -199,7 +201,7 @@ public sealed class FaultProxy : IAsyncDisposable
         var lastSegment = path[(path.LastIndexOf('/') + 1)..];
         var slot = _byDigest.TryGetValue(lastSegment, out var bySlot) ? bySlot : _global;
         if (slot is null) return null;
-        if (!isGet && slot.Fault is FlipByteFault or TruncateFault or ThrottleFault or HoldFault) return null;
+        if (!isGet && slot.Fault is FlipByteFault or TruncateFault or ThrottleFault or HoldFault or ChunkedFault) return null;
         if (Interlocked.Decrement(ref slot.Remaining) >= 0) return slot.Fault;
         // Used up: clear it, unless it was replaced meanwhile.
         if (ReferenceEquals(_global, slot)) Interlocked.CompareExchange(ref _global, null, slot);

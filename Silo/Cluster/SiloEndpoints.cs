@@ -46,6 +46,12 @@ public static partial class SiloEndpoints
                 await OciErrors.WriteAsync(http, e);
                 return Results.Empty;
             }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && !http.Response.HasStarted)
+            {
+                // No lease can be taken without PostgreSQL: a cold fetch waits for it, nothing else is affected.
+                await OciErrors.WriteAsync(http, ErrorCode.Unavailable, "cluster database unavailable: cold fetches wait for it");
+                return Results.Empty;
+            }
             catch (NotOwnerException e) when (!http.Response.HasStarted)
             {
                 http.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;

@@ -129,6 +129,12 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
                 using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/v2/nopg/blobs/{image.Layers[0].Digest}"));
                 Assert.Equal(HttpStatusCode.OK, head.StatusCode);
             }
+            // A cold blob needs a lease, hence PostgreSQL: it is refused as unavailable, never with a 500.
+            var cold = await new ImageBuilder().WithRandomLayer(4096, seed: 523).PushAsync(_c.Upstream, "library/nopg-cold", "v1");
+            using var coldClient = Http.Client(_c.Frontends[0].Url);
+            using var refused = await coldClient.GetAsync($"/v2/nopg-cold/blobs/{cold.Layers[0].Digest}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("UNAVAILABLE", await Http.ErrorCodeAsync(refused));
         }
         finally
         {

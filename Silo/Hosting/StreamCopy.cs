@@ -14,7 +14,13 @@ public static partial class StreamCopy
     /// </summary>
     public static async Task<long> CopyOrAbortAsync(HttpContext context, Stream source, long count, string what, ILogger logger)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // A committed file in the local cache is read synchronously: from the page cache a pread is a memcpy, while an
+        // asynchronous read costs a thread-pool hop per call; the store opens such files without FileOptions.Asynchronous.
+        // The buffer stays at 64 KiB for them too: bench/run.sh --systems limit,embedded with 1 MiB was within the noise
+        // of 64 KiB (warm 16 clients at 0.68 and 0.61 of the limit against 0.71 and 0.69; 1 client 1.84 and 1.12 against 1.24 and 1.05).
+        var localFile = source is FileStream { IsAsync: false } fs ? fs : null;
+        var size = BufferSize;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
         var ct = context.RequestAborted;
         var remaining = count;
         try
@@ -22,7 +28,8 @@ public static partial class StreamCopy
             await context.Response.StartAsync(ct);
             while (remaining > 0)
             {
-                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), ct);
+                var want = buffer.AsMemory(0, (int)Math.Min(size, remaining));
+                var n = localFile is not null ? localFile.Read(want.Span) : await source.ReadAsync(want, ct);
                 if (n == 0) throw new IOException($"source of {what} ended {remaining} bytes early");
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), ct);
                 remaining -= n;

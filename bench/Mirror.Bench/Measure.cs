@@ -82,6 +82,18 @@ internal static partial class Measure
         return 0;
     }
 
+    /// <summary>CPU seconds (user + system) a process has used so far, from /proc/PID/stat; 0 when it is gone.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from the 3rd on; utime and stime are the 14th and 15th
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0; // USER_HZ
+        }
+        catch (IOException) { return 0; }
+    }
+
     /// <summary>A process and its direct children (nginx's workers).</summary>
     public static IReadOnlyList<int> WithChildren(int pid)
     {

@@ -18,6 +18,9 @@ internal abstract class BenchSystem : IAsyncDisposable
     /// <summary>URL of a manifest at the first endpoint.</summary>
     public Uri Manifest(string repository, string reference) => new(Endpoints[0], $"v2/{repository}/manifests/{reference}");
 
+    /// <summary>Waits until the system has committed <paramref name="digest"/> to its store (for systems that say so).</summary>
+    public virtual Task WaitCommittedAsync(string digest) => Task.CompletedTask;
+
     /// <inheritdoc />
     public abstract ValueTask DisposeAsync();
 }
@@ -160,6 +163,15 @@ internal sealed class OurMirror : BenchSystem
     public override IReadOnlyList<Uri> Endpoints => [.. _processes.Where(p => p.Kind == "Frontend").Select(p => p.Url)];
 
     public override IReadOnlyList<(string Role, int Pid)> Processes() => [.. _processes.Select(p => (p.Kind.ToLowerInvariant(), p.Process.Pid))];
+
+    /// <summary>
+    /// Waits for the "Committed blob" log line. The S3 server used here writes a completed multipart object in place,
+    /// so the object is visible (and short) before CompleteMultipartUpload returns; a frontend that reads it then
+    /// serves a truncated blob (seen in this benchmark; real S3 and MinIO make the object visible atomically).
+    /// </summary>
+    public override Task WaitCommittedAsync(string digest) =>
+        MirrorProcess.WaitUntilAsync(() => Task.FromResult(_processes.Any(p => p.Process.Output.Contains($"Committed blob {digest}"))),
+            TimeSpan.FromMinutes(5), $"commit of {digest}");
 
     /// <summary>Frontend.dll alone with its disk cache.</summary>
     public static async Task<OurMirror> StartEmbeddedAsync(Uri upstream) =>

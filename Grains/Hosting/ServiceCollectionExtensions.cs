@@ -37,7 +37,8 @@ public static class ServiceCollectionExtensions
     {
         var root = Path.GetFullPath(options.CacheDirectory);
         services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(root));
-        services.TryAddSingleton<IMetadataStore>(_ => new FileSystemMetadataStore(root));
+        // This process alone writes the directory, so an in-memory copy in front of it stays exact.
+        services.TryAddSingleton<IMetadataStore>(_ => new CachingMetadataStore(new FileSystemMetadataStore(root)));
         return services;
     }
 }

@@ -28,7 +28,8 @@ public sealed class FileSystemBlobStore : IBlobStore
             stream = new FileStream(path, new FileStreamOptions
             {
                 Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read | FileShare.Delete,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan, BufferSize = 0,
+                // Not Asynchronous: the copy loop reads a local file synchronously (see StreamCopy.FileBufferSize).
+                Options = FileOptions.SequentialScan, BufferSize = 0,
             });
         }
         catch (FileNotFoundException) { return Task.FromResult<StoredBlob?>(null); }

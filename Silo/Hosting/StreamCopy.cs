@@ -18,9 +18,14 @@ public static partial class StreamCopy
     public static async Task<long> CopyOrAbortAsync(HttpContext context, Stream source, long count, string what, ILogger logger,
         bool toEnd = true)
     {
+        // A committed file in the local cache is read synchronously: from the page cache a pread is a memcpy, while an
+        // asynchronous read costs a thread-pool hop per call; the store opens such files without FileOptions.Asynchronous.
+        // The buffer stays at 64 KiB for them too: bench/run.sh --systems limit,embedded with 1 MiB was within the noise
+        // of 64 KiB (warm 16 clients at 0.68 and 0.61 of the limit against 0.71 and 0.69; 1 client 1.84 and 1.12 against 1.24 and 1.05).
+        var localFile = source is FileStream { IsAsync: false } fs ? fs : null;
         // One spare byte past the chunk, for the end-of-source probe.
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize + 1);
-        var chunk = buffer.Length - 1;
+        var chunk = BufferSize;
         var ct = context.RequestAborted;
         var remaining = count;
         try
@@ -28,11 +33,14 @@ public static partial class StreamCopy
             await context.Response.StartAsync(ct);
             while (remaining > 0)
             {
-                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(chunk, remaining)), ct);
+                var want = buffer.AsMemory(0, (int)Math.Min(chunk, remaining));
+                var n = localFile is not null ? localFile.Read(want.Span) : await source.ReadAsync(want, ct);
                 if (n == 0) throw new IOException($"source of {what} ended {remaining} bytes early");
                 if (n == remaining && toEnd)
                 {
-                    if (await source.ReadAsync(buffer.AsMemory(n, 1), ct) != 0) throw new IOException($"source of {what} is longer than {count} bytes");
+                    var probe = buffer.AsMemory(n, 1);
+                    var extra = localFile is not null ? localFile.Read(probe.Span) : await source.ReadAsync(probe, ct);
+                    if (extra != 0) throw new IOException($"source of {what} is longer than {count} bytes");
                     await source.DisposeAsync();
                 }
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), ct);

@@ -92,7 +92,7 @@ internal sealed partial class RemoteLayerGrain(Digest digest, SiloClient silos, 
     /// Reads the blob and, when the source breaks (the owning silo died), reopens at the same offset: from the store if
     /// the blob was committed meanwhile, else from whichever silo now holds the lease. The client never notices.
     /// </summary>
-    private sealed class ResumingStream(RemoteLayerGrain grain, RepositoryRef source, long from, long length, Stream first) : Stream
+    private sealed class ResumingStream(RemoteLayerGrain grain, RepositoryRef source, long from, long length, Stream first) : ReadOnlyStream
     {
         private readonly long _start = from;
         private Stream _current = first;
@@ -124,17 +124,8 @@ internal sealed partial class RemoteLayerGrain(Digest digest, SiloClient silos, 
             }
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => length - _start;
         public override long Position { get => _position - _start; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
             if (disposing) _current.Dispose();
@@ -174,20 +165,10 @@ internal sealed class RemoteManifestGrain(ManifestRef reference, SiloClient silo
 }
 
 /// <summary>Keeps an HTTP response alive while its body is read.</summary>
-internal sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
+internal sealed class ResponseStream(HttpResponseMessage response, Stream inner) : ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     protected override void Dispose(bool disposing)
     {
         if (disposing) { inner.Dispose(); response.Dispose(); }

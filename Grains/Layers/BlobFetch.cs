@@ -103,6 +103,7 @@ public sealed partial class BlobFetch
     {
         var info = Started.IsCompletedSuccessfully ? Started.Result : null;
         if (info is null) throw new InvalidOperationException("the fetch has not started");
+        if (Failure is { } failure) throw new IOException($"fetch of {Digest} failed: {failure.Message}", failure);
         var spool = _spool?.TryAddRef() ?? throw new IOException($"fetch of {Digest} failed");
         return new SpoolReader(this, spool, offset, info.Length);
     }
@@ -298,15 +299,12 @@ internal sealed class SpoolHandle(SafeFileHandle handle)
 }
 
 /// <summary>Reads a growing spool from an offset, waiting for the fetch to publish more bytes.</summary>
-internal sealed class SpoolReader(BlobFetch fetch, SpoolHandle spool, long start, long length) : Stream
+internal sealed class SpoolReader(BlobFetch fetch, SpoolHandle spool, long start, long length) : ReadOnlyStream
 {
     private readonly long _start = start;
     private long _position = start;
     private int _disposed;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => length - _start;
     public override long Position { get => _position - _start; set => throw new NotSupportedException(); }
 
@@ -332,13 +330,6 @@ internal sealed class SpoolReader(BlobFetch fetch, SpoolHandle spool, long start
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

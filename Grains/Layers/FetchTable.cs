@@ -17,11 +17,15 @@ public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, M
     private readonly Dictionary<Digest, BlobFetch> _fetches = new();
     private readonly ILogger _logger = loggers.CreateLogger<BlobFetch>();
 
-    /// <summary>The running fetch of <paramref name="digest"/>, or null.</summary>
+    /// <summary>The running fetch of <paramref name="digest"/>, or null. A fetch that failed is never handed out again,
+    /// even in the moment between its failure and its removal from the table.</summary>
     public BlobFetch? FindOrNull(Digest digest)
     {
-        lock (_fetches) return _fetches.GetValueOrDefault(digest);
+        lock (_fetches) return Live(digest);
     }
+
+    private BlobFetch? Live(Digest digest) =>
+        _fetches.TryGetValue(digest, out var f) && f.State != FetchState.Failed ? f : null;
 
     /// <summary>Fetches in progress right now.</summary>
     public int Count { get { lock (_fetches) return _fetches.Count; } }
@@ -37,7 +41,7 @@ public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, M
     {
         lock (_fetches)
         {
-            if (_fetches.TryGetValue(digest, out var running)) return running;
+            if (Live(digest) is { } running) return running;
         }
         // A fetch leaves the table only after it committed, so a store check here closes the gap between the
         // caller's own store check and the table lookup.
@@ -49,7 +53,7 @@ public sealed class FetchTable(IBlobStore store, UpstreamRegistries upstreams, M
         {
             lock (_fetches)
             {
-                if (_fetches.TryGetValue(digest, out var running)) return running;
+                if (Live(digest) is { } running) return running;
             }
             if (_draining) throw new NotOwnerException(null, "this silo is draining and starts no new fetches");
             var lease = await guard.AcquireAsync(digest, cancellationToken);

@@ -58,6 +58,11 @@ public sealed class LayerGrain(Digest digest, IBlobStore store, FetchTable fetch
             {
                 // Finished between the lookup and the open: the store has it now.
             }
+            catch (IOException e) when (fetch.State == FetchState.Failed)
+            {
+                // Failed before this request could follow it; nothing was sent, so say so instead of faulting.
+                throw new RegistryException(ErrorCode.BadGateway, $"upstream fetch of {digest} failed: {e.Message}", inner: e);
+            }
         }
         throw new RegistryException(ErrorCode.Unavailable, $"could not open {digest}");
     }

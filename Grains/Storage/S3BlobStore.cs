@@ -274,26 +274,15 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     /// SDK's checksum of what was read and throws on a mismatch; disposing it earlier (a client hung up, an object was
     /// rejected) abandons the body, where the SDK's complaint about unread bytes means nothing.
     /// </summary>
-    private sealed class S3ResponseStream(GetObjectResponse response) : Stream
+    private sealed class S3ResponseStream(GetObjectResponse response) : ReadOnlyStream
     {
         private readonly Stream _inner = response.ResponseStream;
         private int _disposed;
         private bool _atEnd;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => Ended(_inner.Read(buffer, offset, count), count);
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             Ended(await _inner.ReadAsync(buffer, cancellationToken), buffer.Length);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         private int Ended(int n, int asked)
         {

@@ -44,6 +44,14 @@ public readonly record struct Digest
     public static Digest Sha256Of(ReadOnlySpan<byte> content) =>
         new("sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)));
 
+    /// <summary>The digest of <paramref name="content"/> with <paramref name="algorithm"/> (<c>sha256</c> or <c>sha512</c>).</summary>
+    public static Digest Of(string algorithm, ReadOnlySpan<byte> content) => algorithm switch
+    {
+        "sha256" => Sha256Of(content),
+        "sha512" => new("sha512", Convert.ToHexStringLower(System.Security.Cryptography.SHA512.HashData(content))),
+        _ => throw new ArgumentException($"unsupported digest algorithm '{algorithm}'", nameof(algorithm)),
+    };
+
     /// <summary>Builds a digest from an algorithm and raw hash bytes.</summary>
     public static Digest FromHash(string algorithm, ReadOnlySpan<byte> hash) => new(algorithm, Convert.ToHexStringLower(hash));
 

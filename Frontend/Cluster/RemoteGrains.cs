@@ -156,7 +156,7 @@ internal sealed class RemoteManifestGrain(ManifestRef reference, SiloClient silo
         var bytes = await response.Content.ReadAsByteArrayAsync(ct);
         if (bytes.Length > ManifestFetcher.MaxManifestBytes) throw new RegistryException(ErrorCode.BadGateway, "manifest too large");
         var claimed = response.Headers.TryGetValues("Docker-Content-Digest", out var v) && Digest.TryParse(v.FirstOrDefault(), out var d) ? d : null;
-        var digest = claimed is { Algorithm: "sha512" } ? Digest.FromHash("sha512", System.Security.Cryptography.SHA512.HashData(bytes)) : Digest.Sha256Of(bytes);
+        var digest = Digest.Of(claimed?.Algorithm ?? "sha256", bytes);
         if (claimed is not null && claimed != digest) throw new RegistryException(ErrorCode.BadGateway, "silo sent a manifest that does not match its digest");
         var manifest = new ManifestContent(digest, response.Content.Headers.ContentType?.MediaType ?? MediaTypes.OciManifest, bytes);
         access.GrantManifest(reference.Repository, manifest);

@@ -115,11 +115,13 @@ public sealed partial class SiloClient : IDisposable
             detail = first.TryGetProperty("detail", out var d) ? d.GetString() : null;
         }
         catch (Exception e) when (e is JsonException or IOException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException) { }
+        // The silo answers with the product's own error table, so its code and status are kept; only a silo fault (500,
+        // or a body that is not an OCI error) becomes the client's 502.
         var status = (int)response.StatusCode;
-        var error = code is null ? null : ErrorCode.FromCodeOrNull(code);
-        if (error is null || error.Status != status)
-            error = status switch { 404 => ErrorCode.BlobUnknown, 429 => ErrorCode.TooManyRequests, 503 => ErrorCode.Unavailable, _ => ErrorCode.BadGateway } is var e2 && code is not null
-                ? new ErrorCode(code, status, e2.Message) : (status == 503 ? ErrorCode.Unavailable : ErrorCode.BadGateway);
+        var known = code is null ? null : ErrorCode.FromCodeOrNull(code);
+        var error = known is not null && known.Status == status ? known
+            : status is >= 400 and < 500 or 503 ? new ErrorCode(code ?? (status == 503 ? "UNAVAILABLE" : "UNKNOWN"), status, $"silo answered {status}")
+            : ErrorCode.BadGateway;
         var retryAfter = response.Headers.RetryAfter?.Delta;
         return new RegistryException(error, detail, retryAfter);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Mirror.Grains.Upstream;
 
@@ -33,7 +32,7 @@ public static class ManifestFetcher
         }
 
         var algorithm = Digest.TryParse(reference, out var asked) ? asked.Value.Algorithm : "sha256";
-        var digest = algorithm == "sha512" ? Digest.FromHash("sha512", SHA512.HashData(bytes)) : Digest.Sha256Of(bytes);
+        var digest = Digest.Of(algorithm, bytes);
         if (asked is { } a && a != digest)
             throw new RegistryException(ErrorCode.BadGateway, $"upstream manifest hashes to {digest}, not {a}");
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values)

@@ -11,10 +11,10 @@ public sealed class UpstreamRegistries : IDisposable
     public UpstreamRegistries(MirrorOptions options, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger<UpstreamRegistry>();
-        foreach (var (name, u) in options.Upstreams)
+        foreach (var name in options.Upstreams.Keys)
         {
-            if (!u.Enabled || u.Url is null) continue;
-            _registries[name] = new UpstreamRegistry(name, new Uri(u.Url), u.Username, u.Password, options.UpstreamTimeouts, logger);
+            if (options.FindUpstreamOrNull(name) is not { Url: { } url } u) continue;
+            _registries[name] = new UpstreamRegistry(name, new Uri(url), u.Username, u.Password, options.UpstreamTimeouts, logger);
         }
     }
 
@@ -23,9 +23,6 @@ public sealed class UpstreamRegistries : IDisposable
         _registries.TryGetValue(registry, out var r)
             ? r
             : throw new RegistryException(ErrorCode.Denied, $"registry '{registry}' is not mirrored here");
-
-    /// <summary>True when <paramref name="registry"/> is on the allow-list.</summary>
-    public bool IsAllowed(string registry) => _registries.ContainsKey(registry);
 
     /// <summary>Every configured registry.</summary>
     public IEnumerable<UpstreamRegistry> All => _registries.Values;

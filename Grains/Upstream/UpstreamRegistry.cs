@@ -70,10 +70,6 @@ public sealed partial class UpstreamRegistry : IDisposable
     private string? Username { get; }
     private string? Password { get; }
 
-    /// <summary>Tokens obtained from the upstream's token endpoint so far (for tests and metrics).</summary>
-    public long TokensFetched => Interlocked.Read(ref _tokensFetched);
-    private long _tokensFetched;
-
     /// <summary>
     /// Sends <paramref name="method"/> for <c>/v2/{repository}/{suffix}</c> and returns the response at its headers.
     /// The caller owns (and disposes) the response. Throws <see cref="RegistryException"/> when the upstream cannot be reached.
@@ -241,7 +237,6 @@ public sealed partial class UpstreamRegistry : IDisposable
             // Renew a little early so a token never expires between being attached and being checked.
             var expires = DateTimeOffset.UtcNow.AddSeconds(Math.Max(10, lifetime * 0.9));
             _tokens[key] = new CachedToken(value, expires);
-            Interlocked.Increment(ref _tokensFetched);
             return true;
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or IOException

@@ -20,10 +20,7 @@ public sealed partial class PostgresMetadataStore(NpgsqlDataSource db, ILogger<P
         if (!await reader.ReadAsync(cancellationToken)) return null;
         var bytes = (byte[])reader.GetValue(1);
         // Re-verify what comes back: a row is only ever served under the digest its bytes hash to.
-        var actual = digest.Algorithm == "sha512"
-            ? Digest.FromHash("sha512", System.Security.Cryptography.SHA512.HashData(bytes))
-            : Digest.Sha256Of(bytes);
-        return actual == digest ? new ManifestContent(digest, reader.GetString(0), bytes) : null;
+        return Digest.Of(digest.Algorithm, bytes) == digest ? new ManifestContent(digest, reader.GetString(0), bytes) : null;
     }, (ManifestContent?)null, "read manifest");
 
     /// <inheritdoc />

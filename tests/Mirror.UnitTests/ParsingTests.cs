@@ -246,3 +246,34 @@ public sealed class LinkRewriteTests
         Assert.Equal(expected, Mirror.Frontend.Endpoints.RegistryEndpoints.RewriteLink(upstream, route));
     }
 }
+
+public sealed class DigestOfTests
+{
+    [Fact]
+    public void ComputesBothSupportedAlgorithms()
+    {
+        Assert.Equal(Digest.Sha256Of("abc"u8), Digest.Of("sha256", "abc"u8));
+        Assert.Equal("sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+            Digest.Of("sha512", "abc"u8).ToString());
+        Assert.Throws<ArgumentException>(() => Digest.Of("md5", "abc"u8));
+    }
+}
+
+public sealed class SiloErrorMappingTests
+{
+    [Theory]
+    [InlineData(404, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"m\",\"detail\":\"d\"}]}", "BLOB_UNKNOWN", 404)]
+    [InlineData(429, "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"m\"}]}", "TOOMANYREQUESTS", 429)]
+    [InlineData(416, "{\"errors\":[{\"code\":\"RANGE_INVALID\",\"message\":\"m\"}]}", "RANGE_INVALID", 416)]
+    [InlineData(503, "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"m\"}]}", "UNAVAILABLE", 503)]
+    [InlineData(503, "not json", "UNAVAILABLE", 503)]
+    [InlineData(500, "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}", "UNKNOWN", 502)]
+    [InlineData(500, "", "UNKNOWN", 502)]
+    public async Task SiloAnswersBecomeTheClientsErrorAndNeverA500(int status, string body, string code, int clientStatus)
+    {
+        using var response = new HttpResponseMessage((System.Net.HttpStatusCode)status) { Content = new StringContent(body) };
+        var e = await Mirror.Frontend.Cluster.SiloClient.ToErrorAsync(response, CancellationToken.None);
+        Assert.Equal(code, e.Error.Code);
+        Assert.Equal(clientStatus, e.Error.Status);
+    }
+}

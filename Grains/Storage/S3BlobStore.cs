@@ -67,12 +67,6 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     /// <summary>The object key of a blob.</summary>
     public string KeyOf(Digest digest) => $"{_prefix}blobs/{digest.Algorithm}/{digest.Hex}";
 
-    /// <summary>The underlying client (for the janitor and tests).</summary>
-    public IAmazonS3 Client => _s3;
-
-    /// <summary>The bucket.</summary>
-    public string Bucket => _bucket;
-
     /// <summary>Creates the bucket when it does not exist yet.</summary>
     public async Task EnsureBucketAsync(CancellationToken cancellationToken)
     {
@@ -103,6 +97,13 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            // The SDK could not parse the store's answer: s3rver, mid-write, serves an ETag that is not yet an MD5. Such
+            // an object is not committed; the caller fetches or follows, and finds it once the write is done.
+            LogUnreadable(_logger, digest, e.Message);
             return null;
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
@@ -304,6 +305,9 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
             base.Dispose(disposing);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "S3 answer for {Digest} could not be read, treated as not committed: {Reason}")]
+    private static partial void LogUnreadable(ILogger logger, Digest digest, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not abort the multipart upload of {Digest}: {Reason}")]
     private static partial void LogAbortFailed(ILogger logger, Digest digest, string reason);
